@@ -1,0 +1,63 @@
+"""What a new account must provide, validated the same way for the API and the HTML form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from babel import Locale
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from ecampus.accounts import passwords
+from ecampus.accounts.models import InstitutionType, Role
+
+COUNTRY_CODES = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+) - {"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB", "XK"}
+LANGUAGES = ("es", "en")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr
+    password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
+    full_name: Name = Field(description="Exactly as it should appear on certificates.")
+    institution: str = Field(default="", max_length=200)
+    institution_type: InstitutionType = InstitutionType.other
+    country: str = Field(description="ISO 3166-1 alpha-2 code, e.g. GT.")
+    language: str = Field(default="es", description="es or en.")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in COUNTRY_CODES:
+            raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. GT, SV, HN, MX")
+        return code
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        code = value.strip().lower()
+        if code not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return code
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    institution: str
+    institution_type: str
+    country: str
+    language: str
+    role: Role
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int

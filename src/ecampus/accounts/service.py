@@ -1,0 +1,95 @@
+"""Accounts: create, authenticate, change roles. No HTTP here."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, func, select
+
+from ecampus.accounts import passwords
+from ecampus.accounts.models import Role, User
+from ecampus.accounts.schemas import RegisterIn
+
+
+class EmailTaken(ValueError):
+    pass
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def create_user(session: Session, *, data: RegisterIn, role: Role = Role.learner) -> User:
+    """Create an account; the slow password hash is the caller's to keep off the event loop."""
+    email = normalise_email(str(data.email))
+    if get_by_email(session, email) is not None:
+        raise EmailTaken(email)
+    user = User(
+        email=email,
+        password_hash=passwords.hash_password(data.password),
+        full_name=data.full_name,
+        institution=data.institution,
+        institution_type=data.institution_type.value,
+        country=data.country,
+        language=data.language,
+        role=role.value,
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise EmailTaken(email) from None
+    session.refresh(user)
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    user = get_by_email(session, email)
+    if user is None:
+        passwords.burn_time(password)
+        return None
+    if not user.is_active or not passwords.verify_password(password, user.password_hash):
+        return None
+    return user
+
+
+def set_role(session: Session, *, email: str, role: Role) -> User | None:
+    user = get_by_email(session, email)
+    if user is None:
+        return None
+    user.role = role.value
+    session.add(user)
+    session.commit()
+    return user
+
+
+def update_profile(
+    session: Session,
+    *,
+    user: User,
+    full_name: str,
+    institution: str,
+    institution_type: str,
+    country: str,
+    language: str,
+) -> User:
+    user.full_name = full_name
+    user.institution = institution
+    user.institution_type = institution_type
+    user.country = country
+    user.language = language
+    session.add(user)
+    session.commit()
+    return user
+
+
+def count_users(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()
+
+
+def list_users(session: Session, *, limit: int = 500) -> list[User]:
+    return list(session.exec(select(User).order_by(User.id).limit(limit)))

@@ -1,0 +1,161 @@
+"""create_app(settings) -> FastAPI: wiring only; behaviour lives in the domain packages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.types import Scope
+
+from ecampus import __version__
+from ecampus.courses.catalog import Catalogue
+from ecampus.db import make_engine
+from ecampus.settings import Settings, get_settings
+from ecampus.web import pages
+from ecampus.web.deps import LoginRequired
+from ecampus.web.routes import (
+    api_auth,
+    api_courses,
+    api_me,
+    api_reports,
+    certificates,
+    html_account,
+    html_coordination,
+    html_learning,
+)
+from ecampus.web.templating import Templates
+
+log = logging.getLogger(__name__)
+WATCH_SECONDS = 2.0
+
+
+class CachedStatic(StaticFiles):
+    """Static files; a versioned URL (?v=<hash>) may be cached for a year."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if b"v=" in scope.get("query_string", b""):
+            response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers.setdefault("cache-control", "public, max-age=3600")
+        return response
+
+
+async def _watch_courses(app: FastAPI) -> None:
+    catalogue: Catalogue = app.state.catalogue
+    while True:
+        await asyncio.sleep(WATCH_SECONDS)
+        try:
+            if await run_in_threadpool(catalogue.reload_if_changed, app.state.engine):
+                log.info("courses reloaded (generation %s)", catalogue.generation)
+        except Exception:  # a watcher that dies silently would freeze the catalogue
+            log.exception("reloading courses failed; serving the last good versions")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.require_safe_secret()
+    engine = make_engine(settings.database_url)
+    catalogue = Catalogue(root=settings.courses_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(catalogue.load, engine)
+        watcher = asyncio.create_task(_watch_courses(app)) if settings.watch_courses else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            engine.dispose()
+
+    app = FastAPI(
+        title="ecampus",
+        version=__version__,
+        summary="Self-paced courses: catalogue, lessons, quizzes, progress, certificates, reports.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.catalogue = catalogue
+    app.state.templates = Templates(settings.templates_dir, settings.static_dir)
+    app.state.templates.context_hook = pages.page_context
+
+    app.add_middleware(GZipMiddleware, minimum_size=600, compresslevel=6)
+    app.mount("/static", CachedStatic(directory=settings.static_dir), name="static")
+    for module in (
+        api_auth,
+        api_courses,
+        api_me,
+        api_reports,
+        certificates,
+        html_account,
+        html_learning,
+        html_coordination,
+    ):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, Any]:
+        """200 when the app and its database answer."""
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # the point is to report any database failure as 503
+            raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
+        return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
+
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": f"/login?next={target}"})
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_api(request) or request.url.path.endswith((".pdf", ".json")):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            errors = [
+                {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": errors}, status_code=422)
+        return pages.error_page(request, 422, "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request):
+            return JSONResponse({"detail": "Internal server error"}, status_code=500)
+        return pages.error_page(request, 500, "")

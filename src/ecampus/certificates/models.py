@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Certificate(SQLModel, table=True):
+    """What was certified, frozen at issue time so later course edits never change it."""
+
+    __tablename__ = "certificates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True, index=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(default="course", max_length=10)  # course | programme
+    subject_id: str = Field(max_length=80, index=True)  # course or programme id
+    learner_name: str = Field(max_length=200)
+    title: str = Field(max_length=300)
+    hours: float
+    score: float | None = Field(default=None)
+    language: str = Field(default="es", max_length=10)
+    content_version: str = Field(default="", max_length=32)
+    issued_at: datetime = Field(
+        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    revoked_reason: str | None = Field(default=None, max_length=500)

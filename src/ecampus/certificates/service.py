@@ -1,0 +1,193 @@
+"""Certificates: issued on completion, verifiable by code, revocable and reissuable."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from statistics import fmean
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ecampus.accounts.models import User
+from ecampus.certificates.models import Certificate
+from ecampus.courses.content import CourseContent, ProgrammeContent
+from ecampus.learning.models import Enrollment
+
+# Crockford's alphabet: no I, L, O or U, so a code read aloud or typed is hard to get wrong.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(code: str) -> str:
+    cleaned = code.strip().upper().replace("O", "0").replace("I", "1").replace("L", "1")
+    cleaned = "".join(c for c in cleaned if c in _ALPHABET)
+    return f"{cleaned[:4]}-{cleaned[4:8]}-{cleaned[8:]}" if len(cleaned) == 12 else code.strip()
+
+
+def by_code(session: Session, code: str) -> Certificate | None:
+    return session.scalars(
+        select(Certificate).where(Certificate.code == normalise_code(code))  # type: ignore[arg-type]
+    ).first()
+
+
+def current_for(
+    session: Session, *, user_id: int, kind: str, subject_id: str
+) -> Certificate | None:
+    """The learner's valid (not revoked) certificate for a course or programme."""
+    return session.scalars(
+        select(Certificate)
+        .where(
+            Certificate.user_id == user_id,  # type: ignore[arg-type]
+            Certificate.kind == kind,  # type: ignore[arg-type]
+            Certificate.subject_id == subject_id,  # type: ignore[arg-type]
+            Certificate.revoked_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Certificate.issued_at.desc())  # type: ignore[attr-defined]
+    ).first()
+
+
+def _issue(
+    session: Session,
+    *,
+    user: User,
+    kind: str,
+    subject_id: str,
+    title: str,
+    hours: float,
+    score: float | None,
+    language: str,
+    version: str = "",
+) -> Certificate:
+    existing = current_for(session, user_id=user.id or 0, kind=kind, subject_id=subject_id)
+    if existing is not None:
+        return existing
+    for _ in range(5):
+        certificate = Certificate(
+            code=new_code(),
+            user_id=user.id or 0,
+            kind=kind,
+            subject_id=subject_id,
+            learner_name=user.full_name,
+            title=title,
+            hours=hours,
+            score=score,
+            language=language,
+            content_version=version,
+            issued_at=datetime.now(UTC),
+        )
+        session.add(certificate)
+        try:
+            session.commit()
+            return certificate
+        except IntegrityError:  # a code collision: draw again
+            session.rollback()
+    raise RuntimeError("could not draw a unique certificate code")  # pragma: no cover
+
+
+def issue_for_course(
+    session: Session, *, user_id: int, course: CourseContent, score: float | None
+) -> Certificate | None:
+    if not course.certificate:
+        return None
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    return _issue(
+        session,
+        user=user,
+        kind="course",
+        subject_id=course.id,
+        title=course.title,
+        hours=course.hours,
+        score=score,
+        language=course.language,
+        version=course.version,
+    )
+
+
+def issue_programmes(
+    session: Session, *, user_id: int, programmes: list[ProgrammeContent], language: str
+) -> list[Certificate]:
+    """Issue each programme diploma whose courses the learner has all completed."""
+    if not programmes:
+        return []
+    rows = session.execute(
+        select(Enrollment.course_id, Enrollment.score).where(  # type: ignore[call-overload]
+            Enrollment.user_id == user_id,
+            Enrollment.completed_at.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    completed: dict[str, float | None] = dict(rows)  # type: ignore[arg-type]
+    user = session.get(User, user_id)
+    issued = []
+    for programme in programmes:
+        if user is None or not all(c in completed for c in programme.courses):
+            continue
+        scores = [completed[c] for c in programme.courses if completed[c] is not None]
+        issued.append(
+            _issue(
+                session,
+                user=user,
+                kind="programme",
+                subject_id=programme.id,
+                title=programme.title,
+                hours=programme.hours,
+                score=round(fmean(scores), 2) if scores else None,
+                language=programme.language or language,
+            )
+        )
+    return issued
+
+
+def revoke(session: Session, *, code: str, reason: str) -> Certificate | None:
+    certificate = by_code(session, code)
+    if certificate is None:
+        return None
+    if certificate.revoked_at is None:
+        certificate.revoked_at = datetime.now(UTC)
+        certificate.revoked_reason = reason
+        session.add(certificate)
+        session.commit()
+    return certificate
+
+
+def reissue(session: Session, *, code: str) -> Certificate | None:
+    """Revoke a certificate and issue a fresh one with the learner's current name."""
+    old = by_code(session, code)
+    if old is None:
+        return None
+    user = session.get(User, old.user_id)
+    if user is None:
+        return None
+    if old.revoked_at is None:
+        old.revoked_at = datetime.now(UTC)
+        old.revoked_reason = "reissued"
+        session.add(old)
+        session.commit()
+    return _issue(
+        session,
+        user=user,
+        kind=old.kind,
+        subject_id=old.subject_id,
+        title=old.title,
+        hours=old.hours,
+        score=old.score,
+        language=old.language,
+        version=old.content_version,
+    )
+
+
+def of_user(session: Session, *, user_id: int) -> list[Certificate]:
+    return list(
+        session.scalars(
+            select(Certificate)
+            .where(Certificate.user_id == user_id)  # type: ignore[arg-type]
+            .order_by(Certificate.issued_at)  # type: ignore[arg-type]
+        )
+    )

@@ -1,0 +1,293 @@
+"""The `ecampus` command: a thin shell over the domain functions and Alembic."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ecampus.settings import Settings, SettingsError
+
+IGM = "Instituto Guatemalteco de Migración"
+OIM = "Organización Internacional para las Migraciones"
+DEMO_ACCOUNTS = (
+    # email, role, full name, password, institution, institution type, country
+    ("learner@example.org", "learner", "Ana Lucía Pérez", "learner-demo-1", IGM, "government",
+     "GT"),
+    ("author@example.org", "author", "Carlos Méndez", "author-demo-1", "ecampus", "other", "GT"),
+    ("coordinator@example.org", "coordinator", "María José Rodríguez", "coordinator-demo-1", OIM,
+     "international", "SV"),
+    ("admin@example.org", "admin", "Admin ecampus", "admin-demo-1", "ecampus", "other", "GT"),
+)  # fmt: skip
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"ecampus: {exc}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.require_safe_secret()
+    except SettingsError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "ecampus.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        proxy_headers=True,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ecampus.courses.loader import load_catalogue
+
+    paths = [Path(p) for p in args.paths] or [_settings().courses_dir]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"{path}:1:1: no such file or folder", file=sys.stderr)
+    result = load_catalogue([p for p in paths if p.exists()], render=False)
+    problems = [p for p in result.problems if args.warnings or p.severity == "error"]
+    cwd = Path.cwd()
+    if args.format == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "file": p.format(cwd).split(":", 1)[0],
+                        "line": p.line,
+                        "column": p.column,
+                        "severity": p.severity,
+                        "message": p.message,
+                    }
+                    for p in problems
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for problem in problems:
+            print(problem.format(cwd))
+    errors = len(result.errors) + len(missing)
+    if args.format == "text":
+        count = result.checked
+        summary = (
+            f"{len(result.errors)} error(s), "
+            f"{sum(p.severity == 'warning' for p in result.problems)} warning(s)"
+        )
+        print(f"checked {count} course(s): {summary}", file=sys.stderr)
+    if errors or (args.strict and result.problems):
+        return 1
+    return 0
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from ecampus.courses.schema import course_json_schema
+
+    print(json.dumps(course_json_schema(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from ecampus.dbmigrate import upgrade
+
+    upgrade(_settings().database_url, args.revision)
+    return 0
+
+
+def _create_user(email: str, role: str, full_name: str, password: str, **profile: str) -> int:
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.accounts.models import Role
+    from ecampus.accounts.schemas import RegisterIn
+    from ecampus.db import make_engine
+
+    try:
+        data = RegisterIn(email=email, password=password, full_name=full_name, **profile)
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"ecampus: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+        return 2
+    engine = make_engine(_settings().database_url)
+    with Session(engine) as session:
+        try:
+            accounts.create_user(session, data=data, role=Role(role))
+        except accounts.EmailTaken:
+            print(f"ecampus: an account with {email} already exists", file=sys.stderr)
+            return 1
+    engine.dispose()
+    print(f"created {role} {email}")
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    if not args.password_stdin:
+        print("ecampus: pass --password-stdin and the password on standard input", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    return _create_user(
+        args.email,
+        args.role,
+        args.full_name,
+        password,
+        institution=args.institution,
+        institution_type=args.institution_type,
+        country=args.country,
+        language=args.language,
+    )
+
+
+def cmd_users_role(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.accounts.models import Role
+    from ecampus.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    with Session(engine) as session:
+        user = accounts.set_role(session, email=args.email, role=Role(args.role))
+    if user is None:
+        print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
+        return 1
+    print(f"{user.email} is now {user.role} (from their next login)")
+    return 0
+
+
+def cmd_users_list(_args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    with Session(engine) as session:
+        for user in accounts.list_users(session, limit=100000):
+            print(f"{user.email}\t{user.role}\t{user.full_name}\t{user.country}")
+    return 0
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    """Create the demo accounts (idempotent) and print their logins."""
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    with Session(engine) as session:
+        existing = {u.email for u in accounts.list_users(session, limit=100000)}
+    for email, role, name, password, institution, kind, country in DEMO_ACCOUNTS:
+        if email not in existing:
+            _create_user(
+                email, role, name, password,
+                institution=institution, institution_type=kind, country=country, language="es",
+            )  # fmt: skip
+    print("\nDemo logins (development only):")
+    for email, role, _name, password, *_rest in DEMO_ACCOUNTS:
+        print(f"  {role:<12} {email:<26} password: {password}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecampus",
+        description="ecampus: self-paced e-learning course engine.",
+        epilog="Configuration: ECAMPUS_DATABASE_URL, ECAMPUS_SECRET_KEY, ECAMPUS_COURSES_DIR, "
+        "ECAMPUS_ENV, ECAMPUS_BASE_URL (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--reload", action="store_true", help="restart on code changes (development)"
+    )
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false")
+    serve.set_defaults(func=cmd_serve)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check courses; print every problem as file:line:col: message",
+        description="Each PATH is a course folder, a course.yaml, or a folder of course folders "
+        "(default: ECAMPUS_COURSES_DIR). Exit status: 0 no errors, 1 errors found.",
+    )
+    validate.add_argument("paths", nargs="*", metavar="PATH")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--no-warnings", dest="warnings", action="store_false", help="print errors only"
+    )
+    validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.set_defaults(func=cmd_validate)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of course.yaml")
+    schema.set_defaults(func=cmd_schema)
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser(
+        "upgrade", help="apply Alembic migrations to ECAMPUS_DATABASE_URL"
+    )
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    users = commands.add_parser("users", help="manage accounts")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = user_commands.add_parser("create", help="create an account with a role")
+    create.add_argument("email")
+    create.add_argument(
+        "--role", choices=("learner", "author", "coordinator", "admin"), default="learner"
+    )
+    create.add_argument("--full-name", required=True)
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.add_argument("--institution", default="")
+    create.add_argument(
+        "--institution-type",
+        default="other",
+        choices=("government", "civil_society", "academia", "international", "other"),
+    )
+    create.add_argument("--country", default="GT", help="ISO 3166-1 alpha-2 code (default GT)")
+    create.add_argument("--language", default="es", choices=("es", "en"))
+    create.set_defaults(func=cmd_users_create)
+    role = user_commands.add_parser("set-role", help="change an account's role")
+    role.add_argument("email")
+    role.add_argument("role", choices=("learner", "author", "coordinator", "admin"))
+    role.set_defaults(func=cmd_users_role)
+    listing = user_commands.add_parser("list", help="list accounts")
+    listing.set_defaults(func=cmd_users_list)
+
+    demo = commands.add_parser("demo", help="create the demo accounts and print their logins")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

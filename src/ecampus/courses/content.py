@@ -1,0 +1,111 @@
+"""Loaded course content: immutable, rendered once per content version, kept in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from ecampus.courses import schema
+
+AnyQuestion = (
+    schema.SingleQuestion
+    | schema.MultipleQuestion
+    | schema.TrueFalseQuestion
+    | schema.TextQuestion
+    | schema.NumberQuestion
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LessonContent:
+    id: str
+    title: str
+    module_id: str
+    minutes: int | None
+    html: str
+    type: Literal["lesson"] = "lesson"
+
+
+@dataclass(frozen=True, slots=True)
+class QuizContent:
+    id: str
+    title: str
+    module_id: str
+    minutes: int | None
+    pass_mark: float
+    max_attempts: int | None
+    questions: tuple[AnyQuestion, ...]
+    prompts_html: dict[str, str]
+    type: Literal["quiz"] = "quiz"
+
+
+ItemContent = LessonContent | QuizContent
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleContent:
+    id: str
+    title: str
+    items: tuple[ItemContent, ...]
+
+
+@dataclass(frozen=True)
+class CourseContent:
+    id: str
+    title: str
+    language: str
+    summary: str
+    hours: float
+    topics: tuple[str, ...]
+    published: bool
+    certificate: bool
+    pass_mark: float
+    modules: tuple[ModuleContent, ...]
+    version: str
+    folder: Path = field(compare=False)
+
+    @cached_property
+    def items(self) -> dict[str, ItemContent]:
+        return {item.id: item for module in self.modules for item in module.items}
+
+    @cached_property
+    def order(self) -> tuple[str, ...]:
+        return tuple(self.items)
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        return {item_id: index for index, item_id in enumerate(self.order)}
+
+    @cached_property
+    def modules_by_id(self) -> dict[str, ModuleContent]:
+        return {module.id: module for module in self.modules}
+
+    @cached_property
+    def lesson_ids(self) -> frozenset[str]:
+        return frozenset(i for i, item in self.items.items() if item.type == "lesson")
+
+    @cached_property
+    def quizzes(self) -> dict[str, QuizContent]:
+        return {i: item for i, item in self.items.items() if isinstance(item, QuizContent)}
+
+    @cached_property
+    def minutes(self) -> int:
+        return sum(item.minutes or 0 for item in self.items.values())
+
+    def neighbours(self, item_id: str) -> tuple[ItemContent | None, ItemContent | None]:
+        index = self.positions[item_id]
+        previous = self.items[self.order[index - 1]] if index > 0 else None
+        following = self.items[self.order[index + 1]] if index + 1 < len(self.order) else None
+        return previous, following
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeContent:
+    id: str
+    title: str
+    hours: float
+    courses: tuple[str, ...]
+    summary: str = ""
+    language: str | None = None

@@ -1,0 +1,57 @@
+"""Cohorts: groups of learners a coordinator enrols and follows together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ecampus.accounts import service as accounts
+from ecampus.learning import service as learning
+from ecampus.learning.models import Cohort
+
+
+class CohortExists(ValueError):
+    pass
+
+
+@dataclass
+class BulkEnrolment:
+    enrolled: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def create(session: Session, *, code: str, name: str) -> Cohort:
+    cohort = Cohort(code=code, name=name)
+    session.add(cohort)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise CohortExists(code) from None
+    session.refresh(cohort)
+    return cohort
+
+
+def by_code(session: Session, code: str) -> Cohort | None:
+    return session.scalars(select(Cohort).where(Cohort.code == code)).first()  # type: ignore[arg-type]
+
+
+def all_cohorts(session: Session) -> list[Cohort]:
+    return list(session.scalars(select(Cohort).order_by(Cohort.code)))  # type: ignore[arg-type]
+
+
+def enrol(session: Session, *, cohort: Cohort, course_id: str, emails: list[str]) -> BulkEnrolment:
+    """Enrol existing accounts into a course as members of a cohort."""
+    outcome = BulkEnrolment()
+    for email in dict.fromkeys(accounts.normalise_email(e) for e in emails if e.strip()):
+        user = accounts.get_by_email(session, email)
+        if user is None or user.id is None:
+            outcome.unknown.append(email)
+            continue
+        _, new = learning.enroll(session, user_id=user.id, course_id=course_id, cohort_id=cohort.id)
+        (outcome.enrolled if new else outcome.already).append(email)
+    return outcome

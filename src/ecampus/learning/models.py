@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Cohort(SQLModel, table=True):
+    """A group of learners a coordinator follows together, e.g. one diploma intake."""
+
+    __tablename__ = "cohorts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=_now, sa_column=_when())
+
+
+class Enrollment(SQLModel, table=True):
+    """A learner in a course; progress, status and score are kept current for reports."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    course_id: str = Field(max_length=80, index=True)
+    cohort_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("cohorts.id", ondelete="SET NULL"), index=True),
+    )
+    enrolled_at: datetime = Field(default_factory=_now, sa_column=_when())
+    progress: int = Field(default=0)
+    status: str = Field(default="not_started", max_length=20)
+    score: float | None = Field(default=None)
+    last_item_id: str | None = Field(default=None, max_length=80)
+    last_activity_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class ItemProgress(SQLModel, table=True):
+    """One row per learner, course and item: a lesson read or a quiz's best result."""
+
+    __tablename__ = "item_progress"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    course_id: str = Field(max_length=80)
+    item_id: str = Field(max_length=80)
+    kind: str = Field(max_length=10)  # lesson | quiz
+    completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    best_score: float | None = Field(default=None)
+    passed: bool = Field(default=False)
+    content_version: str = Field(max_length=32)
+    updated_at: datetime = Field(default_factory=_now, sa_column=_when())

@@ -1,0 +1,232 @@
+"""Enrolment and progress: what the learner did, stored one row per item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from ecampus.courses.content import CourseContent
+from ecampus.dbutil import upsert
+from ecampus.learning import progress as progress_rules
+from ecampus.learning.models import Enrollment, ItemProgress
+from ecampus.learning.progress import ItemState, Progress
+
+_enrollments = Enrollment.__table__  # type: ignore[attr-defined]
+_items = ItemProgress.__table__  # type: ignore[attr-defined]
+
+
+class NotEnrolled(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CourseState:
+    enrollment_id: int | None
+    completed_at: datetime | None
+    last_item_id: str | None
+    progress: Progress
+
+    @property
+    def enrolled(self) -> bool:
+        return self.enrollment_id is not None
+
+
+def enroll(
+    session: Session, *, user_id: int, course_id: str, cohort_id: int | None = None
+) -> tuple[Enrollment, bool]:
+    """Enrol a learner (idempotent); returns the enrolment and whether it is new."""
+    existing = session.scalars(
+        select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)  # type: ignore[arg-type]
+    ).first()
+    if existing is not None:
+        enrollment = existing
+        if cohort_id is not None and enrollment.cohort_id != cohort_id:
+            enrollment.cohort_id = cohort_id
+            session.add(enrollment)
+            session.commit()
+        return enrollment, False
+    enrollment = Enrollment(user_id=user_id, course_id=course_id, cohort_id=cohort_id)
+    session.add(enrollment)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent request enrolled first
+        session.rollback()
+        return enroll(session, user_id=user_id, course_id=course_id, cohort_id=cohort_id)
+    session.refresh(enrollment)
+    return enrollment, True
+
+
+def course_state(session: Session, *, user_id: int, course: CourseContent) -> CourseState:
+    """Enrolment and every item row in one query: the hot path of each lesson page."""
+    rows = session.execute(
+        select(
+            _enrollments.c.id,
+            _enrollments.c.completed_at,
+            _enrollments.c.last_item_id,
+            _items.c.item_id,
+            _items.c.kind,
+            _items.c.completed_at.is_not(None) | _items.c.passed,
+            _items.c.best_score,
+        )
+        .select_from(
+            _enrollments.outerjoin(
+                _items,
+                and_(
+                    _items.c.user_id == _enrollments.c.user_id,
+                    _items.c.course_id == _enrollments.c.course_id,
+                ),
+            )
+        )
+        .where(_enrollments.c.user_id == user_id, _enrollments.c.course_id == course.id)
+    ).all()
+    if not rows:
+        return CourseState(None, None, None, progress_rules.compute(course, ()))
+    states = [
+        ItemState(item_id=r[3], kind=r[4], done=bool(r[5]), best_score=r[6])
+        for r in rows
+        if r[3] is not None
+    ]
+    first = rows[0]
+    return CourseState(first[0], first[1], first[2], _sticky(course, states, first[1]))
+
+
+def _sticky(
+    course: CourseContent, states: list[ItemState], completed_at: datetime | None
+) -> Progress:
+    """A course once completed stays completed, even if authors add items later."""
+    current = progress_rules.compute(course, states)
+    if completed_at is None or current.completed:
+        return current
+    return Progress(
+        percent=100,
+        status=progress_rules.COMPLETED,
+        score=current.score,
+        done=current.done,
+        best_scores=current.best_scores,
+        next_item_id=current.next_item_id,
+    )
+
+
+def require_enrolment(session: Session, *, user_id: int, course: CourseContent) -> CourseState:
+    state = course_state(session, user_id=user_id, course=course)
+    if not state.enrolled:
+        raise NotEnrolled(course.id)
+    return state
+
+
+def mark_lesson_done(
+    session: Session, *, user_id: int, course: CourseContent, item_id: str
+) -> tuple[CourseState, bool]:
+    """Record a lesson as read (idempotent); returns the new state and whether it just completed."""
+    before = require_enrolment(session, user_id=user_id, course=course)
+    now = datetime.now(UTC)
+    upsert(
+        session,
+        _items,
+        values={
+            "user_id": user_id,
+            "course_id": course.id,
+            "item_id": item_id,
+            "kind": "lesson",
+            "completed_at": now,
+            "passed": False,
+            "content_version": course.version,
+            "updated_at": now,
+        },
+        conflict=["user_id", "course_id", "item_id"],
+        update={
+            "completed_at": func.coalesce(_items.c.completed_at, now),
+            "updated_at": now,
+        },
+    )
+    return refresh_enrolment(
+        session, user_id=user_id, course=course, item_id=item_id, before=before
+    )
+
+
+def record_quiz_result(
+    session: Session,
+    *,
+    user_id: int,
+    course: CourseContent,
+    item_id: str,
+    score: float,
+    passed: bool,
+) -> None:
+    """Keep the best score of a quiz and whether it was ever passed (no commit)."""
+    now = datetime.now(UTC)
+    upsert(
+        session,
+        _items,
+        values={
+            "user_id": user_id,
+            "course_id": course.id,
+            "item_id": item_id,
+            "kind": "quiz",
+            "best_score": score,
+            "passed": passed,
+            "completed_at": now if passed else None,
+            "content_version": course.version,
+            "updated_at": now,
+        },
+        conflict=["user_id", "course_id", "item_id"],
+        update={
+            "best_score": case(
+                (_items.c.best_score.is_(None), score),
+                (_items.c.best_score < score, score),
+                else_=_items.c.best_score,
+            ),
+            "passed": _items.c.passed | passed,
+            "completed_at": func.coalesce(_items.c.completed_at, now if passed else None),
+            "content_version": course.version,
+            "updated_at": now,
+        },
+    )
+
+
+def refresh_enrolment(
+    session: Session,
+    *,
+    user_id: int,
+    course: CourseContent,
+    item_id: str | None,
+    before: CourseState,
+) -> tuple[CourseState, bool]:
+    """Store the derived progress on the enrolment (for reports); commit."""
+    state = course_state(session, user_id=user_id, course=course)
+    progress = state.progress
+    just_completed = before.completed_at is None and progress.completed
+    now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "progress": progress.percent,
+        "status": progress.status,
+        "score": progress.score,
+        "last_activity_at": now,
+    }
+    if item_id is not None:
+        values["last_item_id"] = item_id
+    if just_completed:
+        values["completed_at"] = now
+    session.execute(
+        _enrollments.update()
+        .where(_enrollments.c.user_id == user_id, _enrollments.c.course_id == course.id)
+        .values(**values)
+    )
+    session.commit()
+    if just_completed:
+        state = CourseState(state.enrollment_id, now, item_id, progress)
+    return state, just_completed
+
+
+def enrolments_of(session: Session, *, user_id: int) -> list[Enrollment]:
+    return list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.user_id == user_id)  # type: ignore[arg-type]
+            .order_by(Enrollment.enrolled_at)  # type: ignore[arg-type]
+        )
+    )

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Attempt(SQLModel, table=True):
+    """One submitted quiz, with the rule (pass mark, content version) in force at the time."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", "item_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    course_id: str = Field(max_length=80, index=True)
+    item_id: str = Field(max_length=80)
+    number: int
+    answers: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    results: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    score: float
+    passed: bool
+    pass_mark: float
+    content_version: str = Field(max_length=32)
+    created_at: datetime = Field(
+        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

@@ -1,0 +1,89 @@
+"""One Settings object, read from ECAMPUS_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# In a wheel, templates/ and static/ are shipped inside the package (see pyproject.toml);
+# in a source checkout (editable install) they sit at the top of the repository.
+_SHIPPED = PACKAGE_DIR / "_data"
+_REPO_ROOT = PACKAGE_DIR.parent.parent
+
+DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(RuntimeError):
+    """Raised when the configuration is unsafe or inconsistent."""
+
+
+def _data_dir(name: str) -> Path:
+    shipped = _SHIPPED / name
+    return shipped if shipped.is_dir() else _REPO_ROOT / name
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./ecampus.db"
+    secret_key: str = DEV_SECRET_PLACEHOLDER
+    environment: str = "development"
+    courses_dir: Path = Path("courses")
+    base_url: str = "http://127.0.0.1:8000"
+    token_minutes: int = 60 * 24 * 7
+    cookie_secure: bool = False
+    default_language: str = "es"
+    templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
+    static_dir: Path = field(default_factory=lambda: _data_dir("static"))
+    migrations_dir: Path = PACKAGE_DIR / "migrations"
+    watch_courses: bool = True
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise SettingsError(
+                f"ECAMPUS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}"
+            )
+
+    def require_safe_secret(self) -> None:
+        """Refuse to serve outside development with a default or short secret key."""
+        if self.environment != "development" and (
+            self.secret_key == DEV_SECRET_PLACEHOLDER or len(self.secret_key) < 32
+        ):
+            raise SettingsError(
+                "ECAMPUS_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls.__dataclass_fields__
+        return cls(
+            database_url=env.get("ECAMPUS_DATABASE_URL") or str(defaults["database_url"].default),
+            secret_key=env.get("ECAMPUS_SECRET_KEY") or DEV_SECRET_PLACEHOLDER,
+            environment=env.get("ECAMPUS_ENV") or "production",
+            courses_dir=Path(env.get("ECAMPUS_COURSES_DIR") or "courses").resolve(),
+            base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            token_minutes=int(env.get("ECAMPUS_TOKEN_MINUTES") or 60 * 24 * 7),
+            cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
+            default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
+            watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,177 @@
+"""Request dependencies, declared once as Annotated aliases."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from ecampus.accounts import tokens
+from ecampus.accounts.tokens import Principal
+from ecampus.courses.catalog import Catalogue
+from ecampus.courses.content import CourseContent
+from ecampus.settings import Settings
+from ecampus.web.templating import Templates
+
+SESSION_COOKIE = "ecampus_session"
+CSRF_COOKIE = "ecampus_csrf"
+LANG_COOKIE = "ecampus_lang"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class LoginRequired(Exception):
+    """Raised for browser pages that need a login: the handler redirects to /login."""
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue  # type: ignore[no-any-return]
+
+
+def get_templates(request: Request) -> Templates:
+    return request.app.state.templates  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def bearer_token(request: Request) -> tuple[str | None, bool]:
+    """The token and whether it came from the cookie (which needs CSRF protection)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def optional_principal(request: Request) -> Principal | None:
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached  # type: ignore[no-any-return]
+    token, _from_cookie = bearer_token(request)
+    principal = (
+        tokens.decode_access_token(token, secret=request.app.state.settings.secret_key)
+        if token
+        else None
+    )
+    request.state.principal = principal
+    return principal
+
+
+def csrf_seed(request: Request) -> str:
+    """What a CSRF token is bound to: the login session, or a random pre-login cookie."""
+    principal = optional_principal(request)
+    if principal is not None:
+        return principal.token_id
+    seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
+    if not seed:
+        seed = secrets.token_urlsafe(16)
+        request.state.new_csrf_seed = seed  # set as a cookie by the middleware
+    return seed
+
+
+def csrf_token_for(request: Request) -> str:
+    return tokens.csrf_token(
+        secret=request.app.state.settings.secret_key, token_id=csrf_seed(request)
+    )
+
+
+async def _check_csrf(request: Request, *, anonymous_too: bool) -> None:
+    if request.method not in UNSAFE_METHODS:
+        return
+    token, from_cookie = bearer_token(request)
+    if token and not from_cookie:
+        return  # browsers never attach a bearer header by themselves
+    if not from_cookie and not anonymous_too:
+        return
+    candidate = request.headers.get("x-csrf-token")
+    if candidate is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        candidate = value if isinstance(value, str) else None
+    seed = csrf_seed(request)
+    if not tokens.csrf_ok(candidate, secret=request.app.state.settings.secret_key, token_id=seed):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "CSRF check failed: reload the page and try again",
+        )
+
+
+async def check_csrf_api(request: Request) -> None:
+    """API calls authenticated by the browser cookie must send X-CSRF-Token."""
+    await _check_csrf(request, anonymous_too=False)
+
+
+async def check_csrf_form(request: Request) -> None:
+    """Every HTML form post carries the token, logged in or not (login CSRF too)."""
+    await _check_csrf(request, anonymous_too=True)
+
+
+def api_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Not authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def page_principal(request: Request) -> Principal:
+    principal = optional_principal(request)
+    if principal is None:
+        raise LoginRequired
+    return principal
+
+
+def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+    def check(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
+        if not principal.has_role(*roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed for your role")
+        return principal
+
+    return check
+
+
+def visible_course(
+    course_id: str, request: Request, catalogue: Catalogue, principal: Principal | None
+) -> CourseContent:
+    """A course the caller may see: published ones for all, drafts for authors and up."""
+    course = catalogue.get(course_id)
+    if course is None or (
+        not course.published
+        and (principal is None or not principal.has_role("author", "coordinator"))
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{course_id}' not found")
+    return course
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+TemplatesDep = Annotated[Templates, Depends(get_templates)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+ApiUser = Annotated[Principal, Depends(api_principal)]
+PageUser = Annotated[Principal, Depends(page_principal)]
+Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+ApiCsrf = Depends(check_csrf_api)
+FormCsrf = Depends(check_csrf_form)

@@ -1,0 +1,229 @@
+"""Courses, items, enrolment, progress and quiz attempts over the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request, status
+from pydantic import BaseModel
+
+from ecampus.courses.content import CourseContent, ItemContent, QuizContent
+from ecampus.learning import completion
+from ecampus.learning import service as learning
+from ecampus.learning.service import CourseState
+from ecampus.quizzes import grading
+from ecampus.quizzes import service as quizzes
+from ecampus.web import views
+from ecampus.web.deps import ApiCsrf, ApiUser, CatalogueDep, MaybeUser, SessionDep, visible_course
+
+router = APIRouter(prefix="/api/v1", tags=["courses"])
+
+
+class CourseSummaryOut(BaseModel):
+    id: str
+    title: str
+    language: str
+    summary: str
+    hours: float
+    topics: list[str]
+
+
+class ProgressOut(BaseModel):
+    course_id: str
+    progress: int
+    status: str
+    score: float | None
+    done: list[str]
+    next_item: str | None
+    completed_at: str | None = None
+    certificate: str | None = None
+
+
+class AttemptIn(BaseModel):
+    answers: dict[str, Any]
+
+
+def progress_out(course: CourseContent, state: CourseState, certificate: str | None) -> ProgressOut:
+    return ProgressOut(
+        course_id=course.id,
+        progress=state.progress.percent,
+        status=state.progress.status,
+        score=state.progress.score,
+        done=sorted(state.progress.done, key=course.positions.__getitem__),
+        next_item=state.progress.next_item_id,
+        completed_at=state.completed_at.isoformat() if state.completed_at else None,
+        certificate=certificate,
+    )
+
+
+def find_item(course: CourseContent, item_id: str) -> ItemContent:
+    item = course.items.get(item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Item '{item_id}' not found in this course")
+    return item
+
+
+def not_enrolled() -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, "Enrol in this course first")
+
+
+@router.get("/courses", response_model=list[CourseSummaryOut])
+def list_courses(catalogue: CatalogueDep) -> list[dict[str, Any]]:
+    """Published courses."""
+    return [views.course_summary(c) for c in catalogue.published()]
+
+
+@router.get("/courses/{course_id}")
+def get_course(
+    course_id: str, request: Request, catalogue: CatalogueDep, principal: MaybeUser
+) -> dict[str, Any]:
+    """The outline: modules and items, never answers."""
+    return views.outline(visible_course(course_id, request, catalogue, principal))
+
+
+@router.post("/courses/{course_id}/enroll", dependencies=[ApiCsrf])
+def enroll(
+    course_id: str,
+    request: Request,
+    principal: ApiUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> ProgressOut:
+    """Enrol the caller (idempotent)."""
+    course = visible_course(course_id, request, catalogue, principal)
+    learning.enroll(session, user_id=principal.user_id, course_id=course.id)
+    state = learning.course_state(session, user_id=principal.user_id, course=course)
+    return progress_out(course, state, None)
+
+
+@router.get("/courses/{course_id}/progress")
+def get_progress(
+    course_id: str,
+    request: Request,
+    principal: ApiUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> ProgressOut:
+    course = visible_course(course_id, request, catalogue, principal)
+    state = learning.course_state(session, user_id=principal.user_id, course=course)
+    if not state.enrolled:
+        raise not_enrolled()
+    return progress_out(course, state, None)
+
+
+@router.get("/courses/{course_id}/items/{item_id}")
+def get_item(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: ApiUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """A lesson's rendered html, or a quiz's questions without answers or explanations."""
+    course = visible_course(course_id, request, catalogue, principal)
+    item = find_item(course, item_id)
+    state = learning.course_state(session, user_id=principal.user_id, course=course)
+    if not state.enrolled:
+        raise not_enrolled()
+    detail = views.item_detail(course, item)
+    if isinstance(item, QuizContent):
+        used = quizzes.attempts_used(
+            session, user_id=principal.user_id, course_id=course.id, item_id=item.id
+        )
+        detail["attempts_used"] = used
+        detail["attempts_left"] = quizzes.remaining(item, used)
+        detail["best_score"] = state.progress.best_scores.get(item.id)
+    detail["done"] = item.id in state.progress.done
+    return detail
+
+
+@router.post("/courses/{course_id}/items/{item_id}/complete", dependencies=[ApiCsrf])
+def complete_item(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: ApiUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> ProgressOut:
+    """Mark a lesson as done; returns the course progress."""
+    course = visible_course(course_id, request, catalogue, principal)
+    item = find_item(course, item_id)
+    if isinstance(item, QuizContent):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "A quiz is completed by passing it: POST an attempt"
+        )
+    try:
+        state, _ = learning.mark_lesson_done(
+            session, user_id=principal.user_id, course=course, item_id=item.id
+        )
+    except learning.NotEnrolled:
+        raise not_enrolled() from None
+    certificate = completion.settle(
+        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=state
+    )
+    return progress_out(course, state, certificate.code if certificate else None)
+
+
+def attempt_out(
+    course: CourseContent,
+    quiz: QuizContent,
+    outcome: quizzes.AttemptOutcome,
+    certificate: str | None,
+) -> dict[str, Any]:
+    questions = {q.id: q for q in quiz.questions}
+    results = []
+    for result in outcome.grade.results:
+        entry: dict[str, Any] = {
+            "question_id": result.question_id,
+            "correct": result.correct,
+            "given": result.given,
+            "explanation": result.explanation,
+            "feedback": list(result.feedback),
+        }
+        if outcome.reveal_answers:
+            entry["answer"] = grading.correct_answer(questions[result.question_id])
+        results.append(entry)
+    return {
+        "course_id": course.id,
+        "item_id": quiz.id,
+        "attempt": outcome.attempt.number,
+        "score": outcome.grade.score,
+        "passed": outcome.grade.passed,
+        "pass_mark": outcome.grade.pass_mark,
+        "attempts_left": outcome.attempts_left,
+        "results": results,
+        "progress": progress_out(course, outcome.state, certificate).model_dump(),
+    }
+
+
+@router.post("/courses/{course_id}/items/{item_id}/attempts", dependencies=[ApiCsrf])
+def submit_attempt(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: ApiUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    body: AttemptIn = Body(),
+) -> dict[str, Any]:
+    """Grade a quiz attempt on the server. 409 once `max_attempts` is used up."""
+    course = visible_course(course_id, request, catalogue, principal)
+    item = find_item(course, item_id)
+    if not isinstance(item, QuizContent):
+        raise HTTPException(status.HTTP_409_CONFLICT, "This item is a lesson, not a quiz")
+    try:
+        outcome = quizzes.submit(
+            session, user_id=principal.user_id, course=course, quiz=item, answers=body.answers
+        )
+    except learning.NotEnrolled:
+        raise not_enrolled() from None
+    except quizzes.NoAttemptsLeft:
+        raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
+    except grading.AnswerError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    certificate = completion.settle(
+        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=outcome.state
+    )
+    return attempt_out(course, item, outcome, certificate.code if certificate else None)

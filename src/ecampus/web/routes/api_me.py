@@ -1,0 +1,91 @@
+"""The learner's own courses and certificates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from ecampus.certificates import service as certificates
+from ecampus.learning import service as learning
+from ecampus.web.deps import ApiUser, CatalogueDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/me", tags=["learner"])
+
+
+class MyCourseOut(BaseModel):
+    course_id: str
+    title: str
+    progress: int
+    status: str
+    score: float | None
+    enrolled_at: str
+    completed_at: str | None
+    certificate: str | None
+    next_item: str | None
+
+
+def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOut]:
+    valid = {
+        c.subject_id: c.code
+        for c in certificates.of_user(session, user_id=user_id)
+        if c.kind == "course" and c.revoked_at is None
+    }
+    out = []
+    for enrollment in learning.enrolments_of(session, user_id=user_id):
+        course = catalogue.get(enrollment.course_id)
+        next_item = None
+        if course is not None:
+            state = learning.course_state(session, user_id=user_id, course=course)
+            progress, status, score = (
+                state.progress.percent,
+                state.progress.status,
+                state.progress.score,
+            )
+            next_item = state.progress.next_item_id
+            title = course.title
+        else:  # a course taken off the catalogue: what was stored still counts
+            progress, status, score = enrollment.progress, enrollment.status, enrollment.score
+            title = enrollment.course_id
+        out.append(
+            MyCourseOut(
+                course_id=enrollment.course_id,
+                title=title,
+                progress=progress,
+                status=status,
+                score=score,
+                enrolled_at=enrollment.enrolled_at.isoformat(),
+                completed_at=enrollment.completed_at.isoformat()
+                if enrollment.completed_at
+                else None,
+                certificate=valid.get(enrollment.course_id),
+                next_item=next_item,
+            )
+        )
+    return out
+
+
+@router.get("/courses", response_model=list[MyCourseOut])
+def list_my_courses(
+    principal: ApiUser, session: SessionDep, catalogue: CatalogueDep
+) -> list[MyCourseOut]:
+    """Per enrolled course: progress (0-100), status, score, completion and certificate code."""
+    return my_courses(session, user_id=principal.user_id, catalogue=catalogue)
+
+
+@router.get("/certificates")
+def list_my_certificates(principal: ApiUser, session: SessionDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": c.code,
+            "kind": c.kind,
+            "subject_id": c.subject_id,
+            "title": c.title,
+            "hours": c.hours,
+            "score": c.score,
+            "issued_at": c.issued_at.isoformat(),
+            "revoked": c.revoked_at is not None,
+        }
+        for c in certificates.of_user(session, user_id=principal.user_id)
+    ]

@@ -1,0 +1,168 @@
+"""Coordinator API: completion reports, cohorts; admin: accounts and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, EmailStr, Field
+from sqlmodel import Session
+
+from ecampus.accounts import service as accounts
+from ecampus.accounts.models import InstitutionType, Role
+from ecampus.learning import cohorts
+from ecampus.reports import export
+from ecampus.reports.queries import COLUMNS, DATE_FIELDS, Filters, completions, summary
+from ecampus.web.deps import Admin, ApiCsrf, CatalogueDep, Coordinator, EngineDep, SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["coordination"])
+
+
+class CohortIn(BaseModel):
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+    name: str = Field(min_length=2, max_length=200)
+
+
+class CohortEnrolIn(BaseModel):
+    course: str
+    emails: list[EmailStr] = Field(min_length=1, max_length=5000)
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+def report_filters(
+    course: str | None = None,
+    cohort: str | None = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    institution_type: InstitutionType | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    date_field: Literal["enrolled_at", "completed_at"] = "enrolled_at",
+) -> Filters:
+    if since and until and since > until:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`since` is after `until`")
+    return Filters(
+        course=course or None,
+        cohort=cohort or None,
+        country=country.upper() if country else None,
+        institution_type=institution_type.value if institution_type else None,
+        since=since,
+        until=until,
+        date_field=date_field if date_field in DATE_FIELDS else "enrolled_at",
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+
+
+@router.get("/reports/completions")
+def completion_report(
+    principal: Coordinator,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    engine: EngineDep,
+    filters: FiltersDep,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """One row per enrolment. `since`/`until` are inclusive days (UTC) on `date_field`."""
+    titles = {c.id: c.title for c in catalogue.courses.values()}
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    name = f"completions-{filters.course or 'all'}-{stamp}"
+    if format == "csv":
+
+        def stream() -> Iterator[bytes]:
+            # Its own session: the request's may be closed before streaming ends.
+            with Session(engine) as own:
+                yield from export.csv_chunks(
+                    completions(own, filters=filters, titles=titles), COLUMNS
+                )
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}.csv"'},
+        )
+    rows = completions(session, filters=filters, titles=titles)
+    if format == "xlsx":
+        data = export.xlsx_bytes(rows, COLUMNS, sheet_name="Completions")
+        return Response(
+            data,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    payload = [
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        for row in rows
+    ]
+    return Response(orjson.dumps(payload), media_type="application/json")
+
+
+@router.get("/reports/summary")
+def completion_summary(
+    principal: Coordinator, catalogue: CatalogueDep, session: SessionDep, filters: FiltersDep
+) -> dict[str, Any]:
+    titles = {c.id: c.title for c in catalogue.courses.values()}
+    return summary(completions(session, filters=filters, titles=titles))
+
+
+@router.get("/cohorts")
+def list_cohorts(principal: Coordinator, session: SessionDep) -> list[dict[str, Any]]:
+    return [{"code": c.code, "name": c.name} for c in cohorts.all_cohorts(session)]
+
+
+@router.post("/cohorts", status_code=status.HTTP_201_CREATED, dependencies=[ApiCsrf])
+def create_cohort(body: CohortIn, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
+    try:
+        cohort = cohorts.create(session, code=body.code, name=body.name)
+    except cohorts.CohortExists:
+        raise HTTPException(status.HTTP_409_CONFLICT, "A cohort with this code exists") from None
+    return {"code": cohort.code, "name": cohort.name}
+
+
+@router.post("/cohorts/{code}/enrollments", dependencies=[ApiCsrf])
+def enrol_cohort(
+    code: str,
+    body: CohortEnrolIn,
+    principal: Coordinator,
+    session: SessionDep,
+    catalogue: CatalogueDep,
+) -> dict[str, Any]:
+    """Enrol existing accounts in a course as members of this cohort."""
+    cohort = cohorts.by_code(session, code)
+    if cohort is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Cohort '{code}' not found")
+    if catalogue.get(body.course) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{body.course}' not found")
+    outcome = cohorts.enrol(
+        session, cohort=cohort, course_id=body.course, emails=[str(e) for e in body.emails]
+    )
+    return {"enrolled": outcome.enrolled, "already": outcome.already, "unknown": outcome.unknown}
+
+
+@router.get("/users")
+def list_users(principal: Admin, session: SessionDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": u.id,
+            "email": u.email,
+            "full_name": u.full_name,
+            "role": u.role,
+            "country": u.country,
+        }
+        for u in accounts.list_users(session)
+    ]
+
+
+@router.put("/users/{email}/role", dependencies=[ApiCsrf])
+def set_role(email: str, body: RoleIn, principal: Admin, session: SessionDep) -> dict[str, Any]:
+    """Change a role; it takes effect at the user's next login (tokens carry the role)."""
+    user = accounts.set_role(session, email=email, role=body.role)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No account has this email")
+    return {"email": user.email, "role": user.role}

@@ -1,0 +1,243 @@
+"""Browser pages for accounts: login, logout, registration, profile, language."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from ecampus.accounts import service as accounts
+from ecampus.accounts.models import InstitutionType, User
+from ecampus.accounts.schemas import COUNTRY_CODES, LANGUAGES, RegisterIn
+from ecampus.settings import Settings
+from ecampus.web import i18n
+from ecampus.web.deps import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    FormCsrf,
+    MaybeUser,
+    PageUser,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+)
+from ecampus.web.pages import page_language
+from ecampus.web.routes.api_auth import issue_token
+from ecampus.web.templating import gettext as _
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only ever redirect within this site."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def login_response(settings: Settings, user: User, target: str) -> Response:
+    token = issue_token(settings, user)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.access_token,
+        max_age=token.expires_in,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+    response.set_cookie(LANG_COOKIE, user.language, max_age=60 * 60 * 24 * 365, samesite="lax")
+    return response
+
+
+def countries(language: str) -> list[tuple[str, str]]:
+    names = i18n.locale(language).territories
+    return sorted(
+        ((code, names.get(code, code)) for code in COUNTRY_CODES), key=lambda c: c[1].casefold()
+    )
+
+
+def form_choices(language: str) -> dict[str, Any]:
+    return {
+        "countries": countries(language),
+        "institution_types": [t.value for t in InstitutionType],
+        "languages": LANGUAGES,
+    }
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
+    return templates.render(
+        request, "accounts/login.html", {"next": safe_next(next), "error": None}
+    )
+
+
+@router.post("/login", dependencies=[FormCsrf])
+def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    user = accounts.authenticate(session, email=email, password=password) if email else None
+    if user is None:
+        return templates.render(
+            request,
+            "accounts/login.html",
+            {"next": safe_next(next), "error": _("Incorrect email or password."), "email": email},
+            status_code=400,
+        )
+    return login_response(settings, user, safe_next(next))
+
+
+@router.post("/logout", dependencies=[FormCsrf])
+def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
+    return templates.render(
+        request,
+        "accounts/register.html",
+        {
+            "next": safe_next(next),
+            "errors": {},
+            "values": {},
+            **form_choices(page_language(request)),
+        },
+    )
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        errors.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+    return errors
+
+
+@router.post("/register", dependencies=[FormCsrf])
+async def register(
+    request: Request, session: SessionDep, settings: SettingsDep, templates: TemplatesDep
+) -> Response:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k not in {"password", "csrf_token"}}
+    language = page_language(request)
+    try:
+        data = RegisterIn(
+            email=values.get("email", ""),
+            password=str(form.get("password", "")),
+            full_name=values.get("full_name", ""),
+            institution=values.get("institution", ""),
+            institution_type=values.get("institution_type") or "other",
+            country=values.get("country", ""),
+            language=values.get("language") or language,
+        )
+    except ValidationError as exc:
+        return templates.render(
+            request,
+            "accounts/register.html",
+            {"next": safe_next(values.get("next")), "errors": _field_errors(exc), "values": values,
+             **form_choices(language)},
+            status_code=422,
+        )  # fmt: skip
+    try:
+        user = await run_in_threadpool(accounts.create_user, session, data=data)
+    except accounts.EmailTaken:
+        return templates.render(
+            request,
+            "accounts/register.html",
+            {"next": safe_next(values.get("next")),
+             "errors": {"email": _("An account with this email already exists.")},
+             "values": values, **form_choices(language)},
+            status_code=409,
+        )  # fmt: skip
+    return login_response(settings, user, safe_next(values.get("next"), "/me"))
+
+
+@router.get("/profile", response_class=HTMLResponse)
+def profile_page(
+    request: Request, principal: PageUser, session: SessionDep, templates: TemplatesDep
+) -> HTMLResponse:
+    user = session.get(User, principal.user_id)
+    values = user.model_dump() if user else {}
+    return templates.render(
+        request,
+        "accounts/profile.html",
+        {
+            "values": values,
+            "errors": {},
+            "saved": request.query_params.get("saved") == "1",
+            **form_choices(page_language(request)),
+        },
+    )
+
+
+@router.post("/profile", dependencies=[FormCsrf])
+async def save_profile(
+    request: Request,
+    principal: PageUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+) -> Response:
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    user = session.get(User, principal.user_id)
+    if user is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        # The same rules as registration, without the password and email.
+        checked = RegisterIn(
+            email=user.email,
+            password="x" * 8,
+            full_name=values.get("full_name", ""),
+            institution=values.get("institution", ""),
+            institution_type=values.get("institution_type") or "other",
+            country=values.get("country", ""),
+            language=values.get("language") or "es",
+        )
+    except ValidationError as exc:
+        return templates.render(
+            request,
+            "accounts/profile.html",
+            {
+                "values": {**user.model_dump(), **values},
+                "errors": _field_errors(exc),
+                "saved": False,
+                **form_choices(user.language),
+            },
+            status_code=422,
+        )
+    user = accounts.update_profile(
+        session,
+        user=user,
+        full_name=checked.full_name,
+        institution=checked.institution,
+        institution_type=checked.institution_type.value,
+        country=checked.country,
+        language=checked.language,
+    )
+    # The token carries the name and language: refresh it so pages show the change at once.
+    return login_response(settings, user, "/profile?saved=1")
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, principal: MaybeUser, next: str = "/") -> Response:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if code in i18n.SUPPORTED:
+        response.set_cookie(LANG_COOKIE, code, max_age=60 * 60 * 24 * 365, samesite="lax")
+    return response

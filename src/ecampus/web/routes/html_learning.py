@@ -1,0 +1,308 @@
+"""Browser pages for learners: catalogue, course, lesson, quiz, my learning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ecampus.accounts.tokens import Principal
+from ecampus.certificates import service as certificates
+from ecampus.courses import schema
+from ecampus.courses.catalog import Catalogue
+from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.learning import completion
+from ecampus.learning import service as learning
+from ecampus.quizzes import grading
+from ecampus.quizzes import service as quizzes
+from ecampus.web.deps import (
+    CatalogueDep,
+    FormCsrf,
+    MaybeUser,
+    PageUser,
+    SessionDep,
+    TemplatesDep,
+    visible_course,
+)
+from ecampus.web.routes.api_me import my_courses
+from ecampus.web.templating import gettext as _
+
+router = APIRouter(include_in_schema=False)
+
+LENGTHS = {"short": (0, 5), "medium": (5, 20), "long": (20, 100000)}
+
+
+def _matches(course: CourseContent, q: str, language: str, topic: str, length: str) -> bool:
+    if language and course.language != language:
+        return False
+    if topic and topic not in course.topics:
+        return False
+    if length in LENGTHS:
+        low, high = LENGTHS[length]
+        if not low <= course.hours < high:
+            return False
+    if q:
+        haystack = " ".join((course.title, course.summary, *course.topics)).casefold()
+        return all(word in haystack for word in grading.normalise_text(q).split()) or all(
+            word in grading.normalise_text(haystack) for word in grading.normalise_text(q).split()
+        )
+    return True
+
+
+@router.get("/", response_class=HTMLResponse)
+def catalogue_page(
+    request: Request,
+    catalogue: CatalogueDep,
+    templates: TemplatesDep,
+    q: str = "",
+    language: str = "",
+    topic: str = "",
+    length: str = "",
+) -> HTMLResponse:
+    published = list(catalogue.published())
+    shown = [c for c in published if _matches(c, q.strip(), language, topic, length)]
+    return templates.render(
+        request,
+        "catalogue/index.html",
+        {
+            "courses": shown,
+            "total": len(published),
+            "programmes": list(catalogue.programmes.values()),
+            "course_titles": {c.id: c.title for c in published},
+            "languages": sorted({c.language for c in published}),
+            "topics": sorted({t for c in published for t in c.topics}),
+            "filters": {"q": q, "language": language, "topic": topic, "length": length},
+        },
+        block="results",
+    )
+
+
+def _course_context(
+    request: Request, course: CourseContent, session: Any, principal: Principal | None
+) -> dict[str, Any]:
+    state = (
+        learning.course_state(session, user_id=principal.user_id, course=course)
+        if principal
+        else None
+    )
+    certificate = (
+        certificates.current_for(
+            session, user_id=principal.user_id, kind="course", subject_id=course.id
+        )
+        if principal and state and state.progress.completed
+        else None
+    )
+    return {"course": course, "state": state, "certificate": certificate}
+
+
+@router.get("/courses/{course_id}", response_class=HTMLResponse)
+def course_page(
+    course_id: str,
+    request: Request,
+    principal: MaybeUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> HTMLResponse:
+    course = visible_course(course_id, request, catalogue, principal)
+    return templates.render(
+        request, "courses/detail.html", _course_context(request, course, session, principal)
+    )
+
+
+@router.post("/courses/{course_id}/enroll", dependencies=[FormCsrf])
+def enroll(
+    course_id: str,
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> Response:
+    course = visible_course(course_id, request, catalogue, principal)
+    learning.enroll(session, user_id=principal.user_id, course_id=course.id)
+    state = learning.course_state(session, user_id=principal.user_id, course=course)
+    target = state.progress.next_item_id or course.order[0]
+    return RedirectResponse(f"/courses/{course.id}/items/{target}", status_code=303)
+
+
+def _item_context(
+    session: Any, principal: Principal, course: CourseContent, item_id: str
+) -> dict[str, Any]:
+    item = course.items.get(item_id)
+    if item is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
+    state = learning.course_state(session, user_id=principal.user_id, course=course)
+    previous, following = course.neighbours(item.id)
+    context: dict[str, Any] = {
+        "course": course,
+        "item": item,
+        "module": course.modules_by_id[item.module_id],
+        "state": state,
+        "previous": previous,
+        "following": following,
+        "outcome": None,
+    }
+    if isinstance(item, QuizContent):
+        used = quizzes.attempts_used(
+            session, user_id=principal.user_id, course_id=course.id, item_id=item.id
+        )
+        context["attempts_used"] = used
+        context["attempts_left"] = quizzes.remaining(item, used)
+    return context
+
+
+@router.get("/courses/{course_id}/items/{item_id}", response_class=HTMLResponse)
+def item_page(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> Response:
+    course = visible_course(course_id, request, catalogue, principal)
+    context = _item_context(session, principal, course, item_id)
+    if not context["state"].enrolled:
+        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+    template = "learning/quiz.html" if context["item"].type == "quiz" else "learning/lesson.html"
+    return templates.render(request, template, context, block="main")
+
+
+@router.post("/courses/{course_id}/items/{item_id}/complete", dependencies=[FormCsrf])
+def complete(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+) -> Response:
+    course = visible_course(course_id, request, catalogue, principal)
+    item = course.items.get(item_id)
+    if item is None or item.type != "lesson":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
+    try:
+        state, _done = learning.mark_lesson_done(
+            session, user_id=principal.user_id, course=course, item_id=item.id
+        )
+    except learning.NotEnrolled:
+        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+    completion.settle(
+        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=state
+    )
+    _previous, following = course.neighbours(item.id)
+    target = f"/courses/{course.id}/items/{following.id}" if following else f"/courses/{course.id}"
+    if state.progress.completed:
+        target = f"/courses/{course.id}"
+    return RedirectResponse(target, status_code=303)
+
+
+def answers_from_form(quiz: QuizContent, form: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for question in quiz.questions:
+        if isinstance(question, schema.MultipleQuestion):
+            answers[question.id] = [str(v) for v in form.getlist(question.id)]
+        else:
+            value = form.get(question.id)
+            answers[question.id] = str(value) if value is not None else None
+    return answers
+
+
+@router.post("/courses/{course_id}/items/{item_id}/attempts", dependencies=[FormCsrf])
+async def attempt(
+    course_id: str,
+    item_id: str,
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> Response:
+    course = visible_course(course_id, request, catalogue, principal)
+    item = course.items.get(item_id)
+    if not isinstance(item, QuizContent):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This quiz does not exist."))
+    form = await request.form()
+    answers = answers_from_form(item, form)
+    return await run_in_threadpool(
+        _grade_and_render, request, principal, catalogue, session, templates, course, item, answers
+    )
+
+
+def _grade_and_render(
+    request: Request,
+    principal: Principal,
+    catalogue: Catalogue,
+    session: Any,
+    templates: Any,
+    course: CourseContent,
+    quiz: QuizContent,
+    answers: dict[str, Any],
+) -> Response:
+    error = None
+    outcome = None
+    status_code = 200
+    try:
+        outcome = quizzes.submit(
+            session, user_id=principal.user_id, course=course, quiz=quiz, answers=answers
+        )
+    except learning.NotEnrolled:
+        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+    except quizzes.NoAttemptsLeft:
+        error = _("You have used all the attempts for this quiz.")
+        status_code = 409
+    except grading.AnswerError as exc:
+        error = _("Some answers could not be read: %(detail)s", detail=str(exc))
+        status_code = 422
+    certificate = None
+    if outcome is not None:
+        certificate = completion.settle(
+            session,
+            user_id=principal.user_id,
+            course=course,
+            catalogue=catalogue,
+            state=outcome.state,
+        )
+    context = _item_context(session, principal, course, quiz.id)
+    context.update(
+        {
+            "outcome": outcome,
+            "error": error,
+            "given": answers,
+            "certificate": certificate,
+            "results": {r.question_id: r for r in outcome.grade.results} if outcome else {},
+            "correct_answers": (
+                {q.id: grading.correct_answer(q) for q in quiz.questions}
+                if outcome and outcome.reveal_answers
+                else {}
+            ),
+        }
+    )
+    return templates.render(
+        request,
+        "learning/quiz.html",
+        context,
+        status_code=status_code,
+        block="main",
+    )
+
+
+@router.get("/me", response_class=HTMLResponse)
+def my_learning(
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> HTMLResponse:
+    return templates.render(
+        request,
+        "learning/my.html",
+        {
+            "courses": my_courses(session, user_id=principal.user_id, catalogue=catalogue),
+            "certificates": certificates.of_user(session, user_id=principal.user_id),
+        },
+    )
