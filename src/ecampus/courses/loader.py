@@ -80,7 +80,6 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
 
 def _describe(error: Any, path: tuple[str | int, ...], model_fields: set[str]) -> str:
     kind = error["type"]
-    where = ".".join(str(p) for p in path) or "document"
     if kind == "extra_forbidden":
         key = str(path[-1])
         hint = difflib.get_close_matches(key, sorted(model_fields), n=1, cutoff=0.6)
@@ -91,8 +90,9 @@ def _describe(error: Any, path: tuple[str | int, ...], model_fields: set[str]) -
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch" and "-" in str(error.get("ctx", {}).get("pattern", "")):
         message = "ids use lowercase letters, digits and single hyphens ([a-z0-9-]+)"
-    named = [p for p in path if isinstance(p, str)]
-    return f"{named[-1]}: {message}" if named else f"{where}: {message}"
+    if not path or isinstance(path[-1], int):
+        return message  # about a whole mapping (e.g. a lesson), not one key
+    return f"{path[-1]}: {message}"
 
 
 def _fields_at(path: tuple[str | int, ...], data: Any) -> set[str]:

@@ -1,0 +1,224 @@
+"""Browser (end-to-end) fixtures: a real uvicorn server on a fresh SQLite file, the system Chromium.
+
+Fixture names avoid pytest-playwright's (`browser`, `page`, `context`, `playwright`,
+`base_url` ...), so that plugin never launches or downloads a browser of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from ecampus import dbmigrate
+from tests.browser.helpers import ROOT, slug
+from tests.conftest import skip_or_fail
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+STARTUP_SECONDS = 30.0
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    coordinator_email: str
+    coordinator_password: str
+    coordinator_name: str
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-8000:]
+        except OSError:
+            return "(no server log)"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app served by uvicorn in a subprocess, on a free port and a freshly migrated DB."""
+    folder = tmp_path_factory.mktemp("e2e")
+    database_url = f"sqlite:///{folder / 'e2e.db'}"
+    dbmigrate.upgrade(database_url)
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    alphabet = string.ascii_letters + string.digits
+    env = {
+        **os.environ,
+        "ECAMPUS_ENV": "test",
+        "ECAMPUS_SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(48)),
+        "ECAMPUS_DATABASE_URL": database_url,
+        "ECAMPUS_COURSES_DIR": str(ROOT / "courses"),
+        "ECAMPUS_BASE_URL": base_url,
+        "ECAMPUS_WATCH_COURSES": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = folder / "server.log"
+    server = LiveServer(
+        base_url=base_url,
+        coordinator_email="coord@example.org",
+        coordinator_password="coordinadora-" + secrets.token_hex(8),
+        coordinator_name="Coordinadora Demo",
+        log_path=log_path,
+    )
+
+    created = subprocess.run(
+        [sys.executable, "-m", "ecampus.cli", "users", "create", server.coordinator_email,
+         "--role", "coordinator", "--full-name", server.coordinator_name, "--password-stdin"],
+        input=server.coordinator_password + "\n",
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    if created.returncode != 0:
+        pytest.fail(
+            f"`ecampus users create` failed ({created.returncode}):\n"
+            f"{created.stdout}\n{created.stderr}"
+        )
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while not _healthy(f"{base_url}/healthz"):
+                if process.poll() is not None:
+                    pytest.fail(f"the server exited with {process.returncode}:\n{server.log()}")
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"GET /healthz did not answer 200 in {STARTUP_SECONDS:.0f} s:\n"
+                        f"{server.log()}"
+                    )
+                time.sleep(0.1)
+            yield server
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (which cannot download browsers here)."""
+    if not CHROMIUM.exists():
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+ContextFactory = Callable[..., BrowserContext]
+
+
+@pytest.fixture
+def browser_context(chromium_browser: Browser, live_server: LiveServer) -> Iterator[ContextFactory]:
+    """Open fresh browser contexts (a person on a new device): Spanish, Guatemala, 1280x800."""
+    opened: list[BrowserContext] = []
+
+    def open_context(
+        *, width: int = 1280, height: int = 800, javascript: bool = True, **options: Any
+    ) -> BrowserContext:
+        context = chromium_browser.new_context(
+            base_url=live_server.base_url,
+            viewport={"width": width, "height": height},
+            locale="es-GT",
+            timezone_id="America/Guatemala",
+            java_script_enabled=javascript,
+            accept_downloads=True,
+            **options,
+        )
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
+def e2e_page(browser_context: ContextFactory) -> Page:
+    """A page in a fresh desktop context with JavaScript on."""
+    return browser_context().new_page()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
+    """Save a full-page screenshot as test-artifacts/screenshots/<test>-<what>-<width>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Page, what: str) -> Path:
+        width = (page.viewport_size or {"width": 0})["width"]
+        path = SCREENSHOTS / f"{slug(request.node.name)}-{slug(what)}-{width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def server_log(live_server: LiveServer) -> Callable[[], str]:
+    return live_server.log

@@ -1,0 +1,109 @@
+"""Completion reports: filters, formats and formula injection."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import openpyxl
+from fastapi.testclient import TestClient
+
+from ecampus.accounts.models import Role
+from tests import factories
+
+COURSE = "demo-course"
+REPORT = "/api/v1/reports/completions"
+
+
+def setup_learners(client: TestClient) -> dict[str, str]:
+    people = {
+        "gt": factories.learner(client, country="GT", institution_type="government"),
+        "sv": factories.learner(client, country="SV", institution_type="academia",
+                                full_name="=HYPERLINK(\"http://evil\")", institution="+cmd"),
+        "hn": factories.learner(client, country="HN", institution_type="civil_society"),
+    }  # fmt: skip
+    for key in ("gt", "sv"):
+        client.post(f"/api/v1/courses/{COURSE}/enroll", headers=people[key][1])
+    client.post(f"/api/v1/courses/{COURSE}/items/leccion-1/complete", headers=people["gt"][1])
+    return {k: v[0]["email"] for k, v in people.items()}
+
+
+def test_filters_and_formats(client: TestClient) -> None:
+    emails = setup_learners(client)
+    coordinator = factories.staff(client, Role.coordinator)
+    everyone = client.get(REPORT, headers=coordinator).json()
+    assert {r["email"] for r in everyone} == {emails["gt"], emails["sv"]}
+    row = next(r for r in everyone if r["email"] == emails["gt"])
+    assert (row["progress"], row["status"], row["course_title"]) == (
+        25,
+        "in_progress",
+        "Curso de prueba",
+    )
+
+    def emails_for(**params: str) -> set[str]:
+        response = client.get(REPORT, params=params, headers=coordinator)
+        assert response.status_code == 200, response.text
+        return {r["email"] for r in response.json()}
+
+    assert emails_for(country="sv") == {emails["sv"]}
+    assert emails_for(institution_type="government") == {emails["gt"]}
+    assert emails_for(course="other") == set()
+    today = datetime.now(UTC).date()
+    assert emails_for(since=str(today), until=str(today)) == {emails["gt"], emails["sv"]}
+    assert emails_for(since=str(today + timedelta(days=1))) == set()
+    assert emails_for(date_field="completed_at", since=str(today)) == set()
+    for bad in ({"format": "pdf"}, {"since": "yesterday"}, {"country": "GTM"},
+                {"institution_type": "x"}, {"since": "2030-01-02", "until": "2030-01-01"}):  # fmt: skip
+        assert client.get(REPORT, params=bad, headers=coordinator).status_code == 422, bad
+
+    csv_text = client.get(REPORT, params={"format": "csv"}, headers=coordinator).content.decode(
+        "utf-8-sig"
+    )
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    evil = next(r for r in rows if r["email"] == emails["sv"])
+    assert evil["learner"].startswith("'=")  # formula injection escaped
+    assert evil["institution"] == "'+cmd"
+
+    xlsx = client.get(REPORT, params={"format": "xlsx"}, headers=coordinator)
+    assert xlsx.headers["content-disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    values = list(sheet.iter_rows(values_only=True))
+    learner_col = values[0].index("learner")
+    names = [r[learner_col] for r in values[1:]]
+    assert '=HYPERLINK("http://evil")' in names  # stored as text, never as a formula
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_cohorts(client: TestClient) -> None:
+    emails = setup_learners(client)
+    coordinator = factories.staff(client, Role.coordinator)
+    created = client.post(
+        "/api/v1/cohorts",
+        headers=coordinator,
+        json={"code": "diplomado-2026", "name": "Diplomado 2026"},
+    )
+    assert created.status_code == 201
+    assert (
+        client.post(
+            "/api/v1/cohorts", headers=coordinator, json={"code": "diplomado-2026", "name": "Otro"}
+        ).status_code
+        == 409
+    )
+    result = client.post(
+        "/api/v1/cohorts/diplomado-2026/enrollments",
+        headers=coordinator,
+        json={"course": COURSE, "emails": [emails["hn"], emails["gt"], "ghost@example.org"]},
+    ).json()
+    assert result == {
+        "enrolled": [emails["hn"]],
+        "already": [emails["gt"]],
+        "unknown": ["ghost@example.org"],
+    }
+    rows = client.get(REPORT, params={"cohort": "diplomado-2026"}, headers=coordinator).json()
+    assert {r["email"] for r in rows} == {emails["hn"], emails["gt"]}
+    assert client.post("/api/v1/cohorts/nope/enrollments", headers=coordinator,
+                       json={"course": COURSE, "emails": [emails["hn"]]}).status_code == 404  # fmt: skip
+    summary = client.get("/api/v1/reports/summary", headers=coordinator).json()
+    assert summary["enrolled"] == 3
+    assert summary["countries"] == ["GT", "HN", "SV"]
