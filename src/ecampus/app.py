@@ -11,17 +11,15 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.types import Scope
 
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.db import make_engine
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
+from ecampus.web.assets import StaticAssets
 from ecampus.web.deps import LoginRequired
 from ecampus.web.routes import (
     api_auth,
@@ -37,18 +35,6 @@ from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
 WATCH_SECONDS = 2.0
-
-
-class CachedStatic(StaticFiles):
-    """Static files; a versioned URL (?v=<hash>) may be cached for a year."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if b"v=" in scope.get("query_string", b""):
-            response.headers["cache-control"] = "public, max-age=31536000, immutable"
-        else:
-            response.headers.setdefault("cache-control", "public, max-age=3600")
-        return response
 
 
 async def _watch_courses(app: FastAPI) -> None:
@@ -96,11 +82,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue = catalogue
-    app.state.templates = Templates(settings.templates_dir, settings.static_dir)
+    assets = StaticAssets(settings.static_dir)
+    app.state.templates = Templates(settings.templates_dir, assets)
     app.state.templates.context_hook = pages.page_context
 
-    app.add_middleware(GZipMiddleware, minimum_size=600, compresslevel=6)
-    app.mount("/static", CachedStatic(directory=settings.static_dir), name="static")
+    @app.get("/static/{name:path}", include_in_schema=False)
+    async def static(name: str, request: Request) -> Response:
+        return assets.response(request, name)
+
     for module in (
         api_auth,
         api_courses,

@@ -35,17 +35,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+# Sync routes and run_in_threadpool share AnyIO's 40 worker threads. A pool smaller than
+# that opens and closes "overflow" connections under load, which costs more than a query.
+POOL_SIZE = 40
+
+
+def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> Engine:
     if url.startswith("sqlite"):
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if url in ("sqlite://", "sqlite:///:memory:"):
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(url, **kwargs)
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False}, poolclass=StaticPool
+            )
+        else:
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False},
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=30,
+            )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it would add a round trip to every request. Recycling connections
+    # before typical server/firewall idle limits covers the same failures.
+    return create_engine(
+        url, pool_size=min(pool_size, 20), max_overflow=pool_size, pool_recycle=1800
+    )
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

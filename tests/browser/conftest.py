@@ -212,13 +212,18 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
 
     def take(page: Page, what: str) -> Path:
         width = (page.viewport_size or {"width": 0})["width"]
-        path = SCREENSHOTS / f"{slug(request.node.name)}-{slug(what)}-{width}.png"
+        path = SCREENSHOTS / f"{slug(request.node.originalname)}-{slug(what)}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
     return take
 
 
-@pytest.fixture
-def server_log(live_server: LiveServer) -> Callable[[], str]:
-    return live_server.log
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the tail of the server's log to a failing browser test's report."""
+    report = yield
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer):
+        report.sections.append(("live server log (tail)", server.log()))
+    return report

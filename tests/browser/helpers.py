@@ -32,7 +32,8 @@ def course(course_id: str = COURSE_ID) -> CourseContent:
     """The bundled course as the server loads it (answers included: we are the author here)."""
     content, problems = load_course(COURSES_DIR / course_id)
     errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-    assert content is not None and not errors, f"{course_id} does not load: {problems}"
+    assert not errors, f"{course_id} does not load: {problems}"
+    assert content is not None, f"{course_id} does not load"
     return content
 
 
@@ -108,9 +109,9 @@ class Api:
         elif form is not None:
             data = urllib.parse.urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        request = urllib.request.Request(
-            self.base_url + path, data=data, headers=headers, method=method
-        )
+        url = self.base_url + path
+        assert url.startswith(("http://", "https://")), url
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 status, body = response.status, response.read()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from jose import JWTError, jwt
@@ -24,6 +26,7 @@ class Principal:
     language: str
     email: str
     token_id: str
+    expires_at: int = 0
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles or self.role == "admin"
@@ -57,6 +60,17 @@ def create_access_token(
 
 def decode_access_token(token: str, *, secret: str) -> Principal | None:
     """A Principal for a valid, unexpired token; None for anything else."""
+    principal = _decode_cached(token, secret)
+    if principal is None or principal.expires_at <= time.time():
+        return None
+    return principal
+
+
+@lru_cache(maxsize=4096)
+def _decode_cached(token: str, secret: str) -> Principal | None:
+    # Verifying a signature costs more than the rest of a lesson page's logic; a browser
+    # sends the same token on every request, so each one is verified once per process.
+    # Expiry is still checked on every call, by decode_access_token.
     try:
         claims = jwt.decode(token, secret, algorithms=ALGORITHMS)
         return Principal(
@@ -66,6 +80,7 @@ def decode_access_token(token: str, *, secret: str) -> Principal | None:
             language=str(claims.get("lang", "es")),
             email=str(claims.get("email", "")),
             token_id=str(claims.get("jti", "")),
+            expires_at=int(claims["exp"]),
         )
     except (JWTError, KeyError, ValueError, TypeError):
         return None

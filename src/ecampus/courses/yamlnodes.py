@@ -7,12 +7,11 @@ silently overwritten.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
-import re
 
 try:
     _Base: type = yaml.CSafeLoader

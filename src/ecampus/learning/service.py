@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -60,29 +60,36 @@ def enroll(
     return enrollment, True
 
 
-def course_state(session: Session, *, user_id: int, course: CourseContent) -> CourseState:
+# Built once: this runs on every lesson page, so it skips the ORM and compiles once.
+_STATE_QUERY = (
+    select(
+        _enrollments.c.id,
+        _enrollments.c.completed_at,
+        _enrollments.c.last_item_id,
+        _items.c.item_id,
+        _items.c.kind,
+        _items.c.completed_at.is_not(None) | _items.c.passed,
+        _items.c.best_score,
+    )
+    .select_from(
+        _enrollments.outerjoin(
+            _items,
+            and_(
+                _items.c.user_id == _enrollments.c.user_id,
+                _items.c.course_id == _enrollments.c.course_id,
+            ),
+        )
+    )
+    .where(
+        _enrollments.c.user_id == bindparam("user_id"),
+        _enrollments.c.course_id == bindparam("course_id"),
+    )
+)
+
+
+def course_state(db: Session | Connection, *, user_id: int, course: CourseContent) -> CourseState:
     """Enrolment and every item row in one query: the hot path of each lesson page."""
-    rows = session.execute(
-        select(
-            _enrollments.c.id,
-            _enrollments.c.completed_at,
-            _enrollments.c.last_item_id,
-            _items.c.item_id,
-            _items.c.kind,
-            _items.c.completed_at.is_not(None) | _items.c.passed,
-            _items.c.best_score,
-        )
-        .select_from(
-            _enrollments.outerjoin(
-                _items,
-                and_(
-                    _items.c.user_id == _enrollments.c.user_id,
-                    _items.c.course_id == _enrollments.c.course_id,
-                ),
-            )
-        )
-        .where(_enrollments.c.user_id == user_id, _enrollments.c.course_id == course.id)
-    ).all()
+    rows = db.execute(_STATE_QUERY, {"user_id": user_id, "course_id": course.id}).all()
     if not rows:
         return CourseState(None, None, None, progress_rules.compute(course, ()))
     states = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -29,9 +29,9 @@ class AttemptOutcome:
     reveal_answers: bool  # passed, or no attempts left: the key may now be shown
 
 
-def attempts_used(session: Session, *, user_id: int, course_id: str, item_id: str) -> int:
+def attempts_used(db: Session | Connection, *, user_id: int, course_id: str, item_id: str) -> int:
     return (
-        session.scalar(
+        db.scalar(
             select(func.count())
             .select_from(Attempt)
             .where(

@@ -27,19 +27,19 @@ class LoginRequired(Exception):
     """Raised for browser pages that need a login: the handler redirects to /login."""
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_catalogue(request: Request) -> Catalogue:
+async def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue  # type: ignore[no-any-return]
 
 
-def get_templates(request: Request) -> Templates:
+async def get_templates(request: Request) -> Templates:
     return request.app.state.templates  # type: ignore[no-any-return]
 
 
@@ -58,7 +58,12 @@ def bearer_token(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
+    return principal_of(request)
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The caller's identity from the bearer header or the login cookie (cached per request)."""
     cached = getattr(request.state, "principal", False)
     if cached is not False:
         return cached  # type: ignore[no-any-return]
@@ -74,7 +79,7 @@ def optional_principal(request: Request) -> Principal | None:
 
 def csrf_seed(request: Request) -> str:
     """What a CSRF token is bound to: the login session, or a random pre-login cookie."""
-    principal = optional_principal(request)
+    principal = principal_of(request)
     if principal is not None:
         return principal.token_id
     seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
@@ -123,8 +128,8 @@ async def check_csrf_form(request: Request) -> None:
     await _check_csrf(request, anonymous_too=True)
 
 
-def api_principal(request: Request) -> Principal:
-    principal = optional_principal(request)
+async def api_principal(request: Request) -> Principal:
+    principal = principal_of(request)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -134,15 +139,15 @@ def api_principal(request: Request) -> Principal:
     return principal
 
 
-def page_principal(request: Request) -> Principal:
-    principal = optional_principal(request)
+async def page_principal(request: Request) -> Principal:
+    principal = principal_of(request)
     if principal is None:
         raise LoginRequired
     return principal
 
 
 def require_roles(*roles: str):  # type: ignore[no-untyped-def]
-    def check(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
         if not principal.has_role(*roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed for your role")
         return principal

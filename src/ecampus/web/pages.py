@@ -8,11 +8,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from ecampus.web import i18n
-from ecampus.web.deps import LANG_COOKIE, csrf_token_for, optional_principal
+from ecampus.web.deps import LANG_COOKIE, csrf_token_for, principal_of
 
 
 def page_language(request: Request) -> str:
-    principal = optional_principal(request)
+    principal = principal_of(request)
     return i18n.negotiate(
         request.query_params.get("lang"),
         request.cookies.get(LANG_COOKIE),
@@ -25,7 +25,7 @@ def page_context(request: Request) -> dict[str, Any]:
     cached = getattr(request.state, "page_context", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    principal = optional_principal(request)
+    principal = principal_of(request)
     context = {
         "request": request,
         "user": principal,

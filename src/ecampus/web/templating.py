@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from ecampus.web import i18n
+from ecampus.web.assets import StaticAssets, gzip_body
 
 current_language: ContextVar[str] = ContextVar("current_language", default=i18n.DEFAULT)
 
@@ -34,15 +34,6 @@ def _ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
 def gettext(message: str, **variables: Any) -> str:
     """Translate a message into the language of the current request."""
     return _gettext(message, **variables)
-
-
-def _static_hashes(static_dir: Path) -> dict[str, str]:
-    hashes = {}
-    for path in static_dir.rglob("*"):
-        if path.is_file() and not path.name.endswith(".gz"):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-            hashes[path.relative_to(static_dir).as_posix()] = digest
-    return hashes
 
 
 def _date(value: datetime | date | None, fmt: str = "medium") -> str:
@@ -74,7 +65,7 @@ def _percent(value: float | int | None) -> str:
 
 
 class Templates:
-    def __init__(self, directory: Path, static_dir: Path) -> None:
+    def __init__(self, directory: Path, assets: StaticAssets) -> None:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory)),
             autoescape=jinja2.select_autoescape(("html", "xml"), default=True),
@@ -86,18 +77,32 @@ class Templates:
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
             _gettext, _ngettext, newstyle=True
         )
-        self.static_hashes = _static_hashes(static_dir)
-        self.env.globals["static"] = self.static_url
+        self.env.globals["static"] = assets.url
         self.env.filters["date"] = _date
         self.env.filters["day"] = _day
         self.env.filters["number"] = _number
         self.env.filters["percent"] = _percent
         self.env.filters["safe_html"] = Markup
         self.context_hook: Callable[[Request], dict[str, Any]] | None = None
+        self.env.globals["outline"] = self.outline
+        self._outlines: dict[tuple[Any, ...], Markup] = {}
 
-    def static_url(self, path: str) -> str:
-        digest = self.static_hashes.get(path)
-        return f"/static/{path}?v={digest}" if digest else f"/static/{path}"
+    def outline(self, course: Any, item: Any, state: Any) -> Markup:
+        """The course menu beside a lesson, rendered once per course version, language,
+        current item and set of finished items. Learners mostly finish items in order, so
+        the same few menus serve everyone; the cache is bounded all the same."""
+        lang = current_language.get()
+        progress = state.progress
+        key = (course.id, course.version, lang, item.id, progress.done, progress.percent)
+        html = self._outlines.get(key)
+        if html is None:
+            template = self.env.get_template("learning/_outline.html")
+            rendered = template.render(course=course, item=item, state=state, lang=lang)
+            html = Markup(rendered)  # noqa: S704 - output of an autoescaping template
+            if len(self._outlines) >= 4096:
+                self._outlines.clear()
+            self._outlines[key] = html
+        return html
 
     def render(
         self,
@@ -123,9 +128,13 @@ class Templates:
             html = "".join(template.blocks[block](ctx))
         else:
             html = template.render(full_context)
-        response = HTMLResponse(html, status_code=status_code, headers=headers)
-        response.headers.setdefault("cache-control", "no-store")
-        response.headers["content-language"] = full_context.get("lang", i18n.DEFAULT)
+        all_headers = {
+            "cache-control": "no-store",
+            "content-language": full_context.get("lang", i18n.DEFAULT),
+            **(headers or {}),
+        }
+        body = gzip_body(request, html.encode(), all_headers)
+        response = HTMLResponse(body, status_code=status_code, headers=all_headers)
         seed = getattr(request.state, "new_csrf_seed", None)
         if seed:
             response.set_cookie(

@@ -1,0 +1,82 @@
+"""Static assets served from memory, gzipped once at start-up, cached for a year by hash."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+MIN_GZIP = 600
+
+
+def accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def gzip_body(request: Request, body: bytes, headers: dict[str, str]) -> bytes:
+    """Compress a dynamic body for clients that accept it (level 1: most of the saving,
+    a fraction of the CPU of level 6, which matters on every lesson page)."""
+    headers["vary"] = "Accept-Encoding"
+    if len(body) < MIN_GZIP or not accepts_gzip(request):
+        return body
+    headers["content-encoding"] = "gzip"
+    return gzip.compress(body, compresslevel=1, mtime=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    media_type: str
+    body: bytes
+    gzipped: bytes | None
+    digest: str
+
+
+class StaticAssets:
+    """Every file under the static folder, read once; small enough to keep in memory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.assets: dict[str, Asset] = {}
+        for path in sorted(directory.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            body = path.read_bytes()
+            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if media_type.startswith("text/") or media_type == "application/javascript":
+                media_type += "; charset=utf-8"
+            compressible = media_type.startswith(("text/", "application/javascript", "image/svg"))
+            gzipped = gzip.compress(body, compresslevel=9, mtime=0) if compressible else None
+            if gzipped is not None and len(gzipped) >= len(body):
+                gzipped = None
+            name = path.relative_to(directory).as_posix()
+            digest = hashlib.sha256(body).hexdigest()[:10]
+            self.assets[name] = Asset(media_type, body, gzipped, digest)
+
+    def url(self, name: str) -> str:
+        asset = self.assets.get(name)
+        return f"/static/{name}?v={asset.digest}" if asset else f"/static/{name}"
+
+    def response(self, request: Request, name: str) -> Response:
+        asset = self.assets.get(name)
+        if asset is None:
+            return Response("Not found", status_code=404, media_type="text/plain")
+        etag = f'"{asset.digest}"'
+        versioned = request.query_params.get("v") == asset.digest
+        headers = {
+            "etag": etag,
+            "vary": "Accept-Encoding",
+            "cache-control": "public, max-age=31536000, immutable"
+            if versioned
+            else "public, max-age=3600",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        body = asset.body
+        if asset.gzipped is not None and accepts_gzip(request):
+            body = asset.gzipped
+            headers["content-encoding"] = "gzip"
+        return Response(body, media_type=asset.media_type, headers=headers)
