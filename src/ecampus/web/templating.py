@@ -21,19 +21,19 @@ from ecampus.web.assets import StaticAssets, gzip_body
 current_language: ContextVar[str] = ContextVar("current_language", default=i18n.DEFAULT)
 
 
-def _gettext(message: str, **variables: Any) -> str:
-    text = i18n.translations(current_language.get()).ugettext(message)
-    return text % variables if variables else text
+def _gettext(message: str) -> str:
+    # Jinja's newstyle gettext formats the result itself, with the template's variables.
+    return i18n.translations(current_language.get()).ugettext(message)
 
 
-def _ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
-    text = i18n.translations(current_language.get()).ungettext(singular, plural, n)
-    return text % {"num": n, **variables}
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return i18n.translations(current_language.get()).ungettext(singular, plural, n)
 
 
 def gettext(message: str, **variables: Any) -> str:
-    """Translate a message into the language of the current request."""
-    return _gettext(message, **variables)
+    """Translate a message into the language of the current request (for Python code)."""
+    text = _gettext(message)
+    return text % variables if variables else text
 
 
 def _date(value: datetime | date | None, fmt: str = "medium") -> str:
