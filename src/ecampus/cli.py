@@ -163,8 +163,9 @@ def cmd_users_role(args: argparse.Namespace) -> int:
     from ecampus.db import make_engine
 
     engine = make_engine(_settings().database_url)
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         user = accounts.set_role(session, email=args.email, role=Role(args.role))
+    engine.dispose()
     if user is None:
         print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
         return 1

@@ -98,11 +98,11 @@ def test_coordinator_filters_the_dashboard_and_downloads_csv_and_xlsx(
     screenshot(page, "dashboard-honduras")
 
     # The downloads carry the same filter.
-    known_bugs: list[str] = []
+    problems: list[str] = []
     link = page.get_by_role("link", name="Descargar CSV").get_attribute("href") or ""
     if download(page, "Descargar CSV", tmp_path / "report.csv") is None:
         answer = page.request.get(link)
-        known_bugs.append(
+        problems.append(
             f"after 'Aplicar', the dashboard's download links fail: GET {link} -> "
             f"{answer.status} {answer.text()[:300]} (the filter form sends empty fields, "
             "which the report API rejects instead of ignoring)"
@@ -150,5 +150,4 @@ def test_coordinator_filters_the_dashboard_and_downloads_csv_and_xlsx(
     assert cell["certificate"] == finished["certificate"]
     assert float(cell["progress"]) == 100
 
-    if known_bugs:
-        pytest.xfail("; ".join(known_bugs))
+    assert not problems, "; ".join(problems)

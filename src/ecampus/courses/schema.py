@@ -67,7 +67,9 @@ class _ChoiceQuestion(_Question):
         description="Plain strings (ids a, b, c ... by position) or {id, text, feedback}.",
     )
 
-    @field_validator("options", mode="before")
+    @field_validator(
+        "options", mode="before", json_schema_input_type=list[Option | str | int | float]
+    )
     @classmethod
     def _number_options(cls, value: Any) -> Any:
         if not isinstance(value, list):
@@ -103,7 +105,7 @@ class TextQuestion(_Question):
         description="Accepted answers, compared ignoring case, accents and outer spaces.",
     )
 
-    @field_validator("answer", mode="before")
+    @field_validator("answer", mode="before", json_schema_input_type=list[str] | str | int | float)
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str | int | float) else value

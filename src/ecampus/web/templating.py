@@ -104,6 +104,15 @@ class Templates:
             self._outlines[key] = html
         return html
 
+    @staticmethod
+    def wants_fragment(request: Request, block: str) -> bool:
+        """HTMX asked to swap exactly the element this block renders (its id is the name)."""
+        return (
+            request.headers.get("hx-request") == "true"
+            and request.headers.get("hx-target") == block
+            and not request.headers.get("hx-history-restore-request")
+        )
+
     def render(
         self,
         request: Request,
@@ -119,13 +128,13 @@ class Templates:
         base = self.context_hook(request) if self.context_hook else {}
         full_context = {**base, **context}
         current_language.set(full_context.get("lang", i18n.DEFAULT))
-        if (
-            block
-            and request.headers.get("hx-request")
-            and not request.headers.get("hx-history-restore-request")
-        ):
+        if block and self.wants_fragment(request, block):
             ctx = template.new_context(full_context)
             html = "".join(template.blocks[block](ctx))
+            if "title" in template.blocks:
+                # htmx takes the page title from a top-level <title> in the fragment.
+                title = "".join(template.blocks["title"](template.new_context(full_context)))
+                html = f"<title>{title.strip()} · ecampus</title>\n{html}"
         else:
             html = template.render(full_context)
         all_headers = {

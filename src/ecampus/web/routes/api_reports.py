@@ -36,25 +36,50 @@ class RoleIn(BaseModel):
     role: Role
 
 
+def _invalid(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
+def _day(name: str, value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(f"`{name}` must be a date written YYYY-MM-DD") from None
+
+
 def report_filters(
-    course: str | None = None,
-    cohort: str | None = None,
-    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
-    institution_type: InstitutionType | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    date_field: Literal["enrolled_at", "completed_at"] = "enrolled_at",
+    course: str = "",
+    cohort: str = "",
+    country: Annotated[str, Query(description="ISO 3166-1 alpha-2, e.g. GT")] = "",
+    institution_type: Annotated[
+        str, Query(description=", ".join(t.value for t in InstitutionType))
+    ] = "",
+    since: Annotated[str, Query(description="first day, YYYY-MM-DD (UTC), inclusive")] = "",
+    until: Annotated[str, Query(description="last day, YYYY-MM-DD (UTC), inclusive")] = "",
+    date_field: Annotated[str, Query(description=" or ".join(DATE_FIELDS))] = "enrolled_at",
 ) -> Filters:
-    if since and until and since > until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`since` is after `until`")
+    """Empty parameters mean "any", so a filter form can send every field as it is."""
+    country = country.strip().upper()
+    if country and not (len(country) == 2 and country.isalpha()):
+        raise _invalid("`country` must be an ISO 3166-1 alpha-2 code, e.g. GT")
+    kinds = {t.value for t in InstitutionType}
+    if institution_type and institution_type not in kinds:
+        raise _invalid(f"`institution_type` must be one of {', '.join(sorted(kinds))}")
+    if date_field and date_field not in DATE_FIELDS:
+        raise _invalid(f"`date_field` must be one of {', '.join(DATE_FIELDS)}")
+    first, last = _day("since", since), _day("until", until)
+    if first and last and first > last:
+        raise _invalid("`since` is after `until`")
     return Filters(
-        course=course or None,
-        cohort=cohort or None,
-        country=country.upper() if country else None,
-        institution_type=institution_type.value if institution_type else None,
-        since=since,
-        until=until,
-        date_field=date_field if date_field in DATE_FIELDS else "enrolled_at",
+        course=course.strip() or None,
+        cohort=cohort.strip() or None,
+        country=country or None,
+        institution_type=institution_type or None,
+        since=first,
+        until=last,
+        date_field=date_field or "enrolled_at",
     )
 
 

@@ -108,7 +108,7 @@ def logout() -> Response:
 
 
 @router.get("/register", response_class=HTMLResponse)
-def register_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
+def register_page(request: Request, templates: TemplatesDep, next: str = "/me") -> HTMLResponse:
     return templates.render(
         request,
         "accounts/register.html",

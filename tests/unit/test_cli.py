@@ -1,0 +1,112 @@
+"""The command line, run as operators and authors run it: a subprocess from another folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ecampus(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ecampus.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_validate_bundled_courses_from_another_folder(tmp_path: Path) -> None:
+    result = ecampus("validate", env={"ECAMPUS_COURSES_DIR": str(ROOT / "courses")}, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s)" in result.stderr
+
+
+def test_validate_reports_file_line_col_and_exits_1(tmp_path: Path) -> None:
+    course = tmp_path / "broken"
+    course.mkdir()
+    (course / "course.yaml").write_text(
+        "id: broken\ntitle: X\nlanguage: es\nsumary: y\nhours: 1\nmodules: []\n"
+    )
+    result = ecampus("validate", "broken", cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "broken/course.yaml:1:1: missing required key 'summary'" in lines
+    assert "broken/course.yaml:4:1: unknown key 'sumary' (did you mean 'summary'?)" in lines
+    assert (
+        "broken/course.yaml:6:10: modules: List should have at least 1 item after validation, not 0"
+        in lines
+    )
+    as_json = json.loads(
+        ecampus("validate", "--format", "json", "broken/course.yaml", cwd=tmp_path).stdout
+    )
+    assert {"file": "broken/course.yaml", "line": 4, "column": 1, "severity": "error",
+            "message": "unknown key 'sumary' (did you mean 'summary'?)"} in as_json  # fmt: skip
+    missing = ecampus("validate", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "nowhere:1:1: no such file or folder" in missing.stderr
+
+
+def test_schema_is_json_schema(tmp_path: Path) -> None:
+    result = ecampus("schema", cwd=tmp_path)
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "ecampus course (v1)"
+    assert set(schema["required"]) >= {"id", "title", "language", "summary", "hours", "modules"}
+
+
+def test_bundled_courses_match_the_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from ecampus.courses.schema import course_json_schema
+    from ecampus.courses.yamlnodes import load
+
+    validator = jsonschema.Draft202012Validator(course_json_schema())
+    for path in sorted((ROOT / "courses").glob("*/course.yaml")):
+        errors = list(validator.iter_errors(load(path.read_text(encoding="utf-8")).data))
+        assert errors == [], f"{path}: {errors[0].message if errors else ''}"
+
+
+def test_db_upgrade_users_create_and_demo(tmp_path: Path) -> None:
+    env = {"ECAMPUS_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    assert ecampus("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    created = ecampus("users", "create", "boss@example.org", "--role", "admin", "--full-name", "Jefa",
+                      "--password-stdin", cwd=tmp_path, env=env, stdin="a long password\n")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    again = ecampus("users", "create", "boss@example.org", "--role", "admin", "--full-name", "Jefa",
+                    "--password-stdin", cwd=tmp_path, env=env, stdin="a long password\n")  # fmt: skip
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    short = ecampus("users", "create", "x@example.org", "--full-name", "Equis", "--password-stdin",
+                    cwd=tmp_path, env=env, stdin="short\n")  # fmt: skip
+    assert short.returncode == 2
+    assert "password" in short.stderr
+    assert (
+        ecampus(
+            "users", "set-role", "boss@example.org", "coordinator", cwd=tmp_path, env=env
+        ).returncode
+        == 0
+    )
+    listing = ecampus("users", "list", cwd=tmp_path, env=env).stdout
+    assert "boss@example.org\tcoordinator\tJefa" in listing
+    demo = ecampus("demo", cwd=tmp_path, env=env)
+    assert "learner@example.org" in demo.stdout
+    assert ecampus("demo", cwd=tmp_path, env=env).returncode == 0  # idempotent
+
+
+def test_serve_refuses_a_default_secret_outside_development(tmp_path: Path) -> None:
+    result = ecampus(
+        "serve", cwd=tmp_path, env={"ECAMPUS_ENV": "production", "ECAMPUS_SECRET_KEY": ""}
+    )
+    assert result.returncode == 2
+    assert "ECAMPUS_SECRET_KEY" in result.stderr
