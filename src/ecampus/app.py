@@ -52,8 +52,20 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _configure_logging() -> None:
+    """Our own INFO messages (course reloads, errors) go where uvicorn's go: stderr."""
+    logger = logging.getLogger("ecampus")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    _configure_logging()
     settings.require_safe_secret()
     engine = make_engine(settings.database_url)
     catalogue = Catalogue(root=settings.courses_dir)

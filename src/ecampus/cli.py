@@ -89,8 +89,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.format == "text":
         count = result.checked
         summary = (
-            f"{len(result.errors)} error(s), "
-            f"{sum(p.severity == 'warning' for p in result.problems)} warning(s)"
+            f"{errors} error(s), {sum(p.severity == 'warning' for p in result.problems)} warning(s)"
         )
         print(f"checked {count} course(s): {summary}", file=sys.stderr)
     if errors or (args.strict and result.problems):

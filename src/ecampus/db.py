@@ -60,9 +60,9 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # No pre-ping: it would add a round trip to every request. Recycling connections
     # before typical server/firewall idle limits covers the same failures.
-    return create_engine(
-        url, pool_size=min(pool_size, 20), max_overflow=pool_size, pool_recycle=1800
-    )
+    # At most 20 connections per app process: four workers stay under PostgreSQL's
+    # default max_connections of 100.
+    return create_engine(url, pool_size=15, max_overflow=5, pool_recycle=1800)
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
+
+from ecampus.dbtypes import utc_column
 
 
 def _now() -> datetime:
@@ -39,6 +40,4 @@ class User(SQLModel, table=True):
     language: str = Field(default="es", max_length=10)
     role: str = Field(default=Role.learner.value, max_length=20)
     is_active: bool = Field(default=True)
-    created_at: datetime = Field(
-        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column())

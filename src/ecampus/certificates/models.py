@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
+
+from ecampus.dbtypes import utc_column
 
 
 def _now() -> datetime:
@@ -28,10 +30,6 @@ class Certificate(SQLModel, table=True):
     score: float | None = Field(default=None)
     language: str = Field(default="es", max_length=10)
     content_version: str = Field(default="", max_length=32)
-    issued_at: datetime = Field(
-        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    revoked_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
-    )
+    issued_at: datetime = Field(default_factory=_now, sa_column=utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     revoked_reason: str | None = Field(default=None, max_length=500)

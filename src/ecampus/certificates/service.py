@@ -52,6 +52,19 @@ def current_for(
     ).first()
 
 
+def _ever_issued(session: Session, *, user_id: int, kind: str, subject_id: str) -> bool:
+    return (
+        session.scalars(
+            select(Certificate.id).where(
+                Certificate.user_id == user_id,  # type: ignore[arg-type]
+                Certificate.kind == kind,  # type: ignore[arg-type]
+                Certificate.subject_id == subject_id,  # type: ignore[arg-type]
+            )
+        ).first()
+        is not None
+    )
+
+
 def _issue(
     session: Session,
     *,
@@ -63,10 +76,17 @@ def _issue(
     score: float | None,
     language: str,
     version: str = "",
-) -> Certificate:
+    after_revocation: bool = False,
+) -> Certificate | None:
+    """Issue once. A revoked certificate is not replaced by learner activity: only a
+    coordinator's reissue (after_revocation=True) makes a new one."""
     existing = current_for(session, user_id=user.id or 0, kind=kind, subject_id=subject_id)
     if existing is not None:
         return existing
+    if not after_revocation and _ever_issued(
+        session, user_id=user.id or 0, kind=kind, subject_id=subject_id
+    ):
+        return None
     for _ in range(5):
         certificate = Certificate(
             code=new_code(),
@@ -129,19 +149,19 @@ def issue_programmes(
     for programme in programmes:
         if user is None or not all(c in completed for c in programme.courses):
             continue
-        scores = [completed[c] for c in programme.courses if completed[c] is not None]
-        issued.append(
-            _issue(
-                session,
-                user=user,
-                kind="programme",
-                subject_id=programme.id,
-                title=programme.title,
-                hours=programme.hours,
-                score=round(fmean(scores), 2) if scores else None,
-                language=programme.language or language,
-            )
+        scores = [s for c in programme.courses if (s := completed[c]) is not None]
+        diploma = _issue(
+            session,
+            user=user,
+            kind="programme",
+            subject_id=programme.id,
+            title=programme.title,
+            hours=programme.hours,
+            score=round(fmean(scores), 2) if scores else None,
+            language=programme.language or language,
         )
+        if diploma is not None:
+            issued.append(diploma)
     return issued
 
 
@@ -180,6 +200,7 @@ def reissue(session: Session, *, code: str) -> Certificate | None:
         score=old.score,
         language=old.language,
         version=old.content_version,
+        after_revocation=True,
     )
 
 

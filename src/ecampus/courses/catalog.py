@@ -61,14 +61,18 @@ class Catalogue:
         with self._lock:
             snapshot = _snapshot(self.root)
             result = load_catalogue([self.root])
-            failed_ids = set(self.courses) - set(result.courses)
-            merged = dict(result.courses)
-            for course_id in failed_ids:
-                # The folder still exists but no longer loads: keep serving what worked.
-                if (self.courses[course_id].folder / "course.yaml").is_file():
-                    merged[course_id] = self.courses[course_id]
-            self.courses = dict(sorted(merged.items(), key=lambda kv: kv[1].title.casefold()))
-            self.programmes = result.programmes or self.programmes
+            courses = dict(result.courses)
+            for course_id, course in self.courses.items():
+                # A folder that still exists but no longer loads keeps its last good version.
+                if course.folder.resolve() in result.failed_sources and course_id not in courses:
+                    courses[course_id] = course
+            programmes = dict(result.programmes)
+            for programme_id, programme in self.programmes.items():
+                source = programme.source.resolve() if programme.source else None
+                if source in result.failed_sources and programme_id not in programmes:
+                    programmes[programme_id] = programme
+            self.courses = dict(sorted(courses.items(), key=lambda kv: kv[1].title.casefold()))
+            self.programmes = programmes
             self.problems = result.problems
             self._snapshot = snapshot
             self.generation += 1

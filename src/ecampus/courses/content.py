@@ -109,3 +109,4 @@ class ProgrammeContent:
     courses: tuple[str, ...]
     summary: str = ""
     language: str | None = None
+    source: Path | None = field(default=None, compare=False)

@@ -51,6 +51,7 @@ class LoadResult:
     programmes: dict[str, ProgrammeContent] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     checked: int = 0
+    failed_sources: set[Path] = field(default_factory=set)  # course folders, programme files
 
     @property
     def errors(self) -> list[Problem]:
@@ -379,6 +380,7 @@ def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
             courses=tuple(programme.courses),
             summary=programme.summary or "",
             language=programme.language,
+            source=file,
         ),
         problems,
     )
@@ -423,12 +425,15 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
                 seen[course_id] = folder
             if content is not None:
                 result.courses[content.id] = content
+            else:
+                result.failed_sources.add(folder.resolve())
         if root.is_dir() and (root / PROGRAMMES_DIR).is_dir():
             programme_files.extend(sorted((root / PROGRAMMES_DIR).glob("*.yaml")))
     for file in programme_files:
         programme, problems = load_programme(file)
         result.problems.extend(problems)
         if programme is None:
+            result.failed_sources.add(file.resolve())
             continue
         for index, course_id in enumerate(programme.courses):
             if course_id not in seen:

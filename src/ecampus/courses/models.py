@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from ecampus.dbtypes import utc_column
 
 
 def _now() -> datetime:
@@ -21,6 +23,4 @@ class CourseVersion(SQLModel, table=True):
     version: str = Field(max_length=32)
     title: str = Field(max_length=300)
     item_ids: str = Field(default="")  # space-separated, in order: what "complete" meant
-    loaded_at: datetime = Field(
-        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    loaded_at: datetime = Field(default_factory=_now, sa_column=utc_column())

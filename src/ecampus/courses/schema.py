@@ -108,7 +108,11 @@ class TextQuestion(_Question):
     @field_validator("answer", mode="before", json_schema_input_type=list[str] | str | int | float)
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | int | float) else value
+        values = [value] if not isinstance(value, list) else value
+        # `answer: 1998` is a year the learner types, not a number to compute with.
+        return [
+            str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in values
+        ]
 
 
 class NumberQuestion(_Question):

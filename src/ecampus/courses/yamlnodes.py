@@ -20,17 +20,36 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """YAML 1.2 booleans: only true/false. In YAML 1.1 an option written `No` or `Sí, No`
-    would silently become a boolean (the "Norway problem"); authors mean the word."""
+    """The YAML 1.2 core schema. YAML 1.1, PyYAML's default, turns an option written `No`
+    into false, `1:30` into 90, `010` into 8 and `2024-05-01` into a date; authors mean
+    the text they wrote."""
 
 
-_BOOL = "tag:yaml.org,2002:bool"
+_REPLACED = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
 )
 
 Path = tuple[str | int, ...]
@@ -67,6 +86,17 @@ class YamlSyntaxError(ValueError):
         self.position = position
 
 
+class _Constructor(yaml.constructor.SafeConstructor):
+    def construct_yaml_int(self, node: yaml.Node) -> int:
+        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text, 10)  # YAML 1.2: a leading zero is still decimal
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+
+
 def _mark(node: yaml.Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -74,7 +104,7 @@ def _mark(node: yaml.Node) -> Position:
 class _Builder:
     def __init__(self, located: Located) -> None:
         self.located = located
-        self.constructor = yaml.constructor.SafeConstructor()
+        self.constructor = _Constructor()
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from ecampus.dbtypes import utc_column
 
 
 def _now() -> datetime:
@@ -11,7 +13,7 @@ def _now() -> datetime:
 
 
 def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return utc_column(nullable=nullable)  # type: ignore[no-any-return]
 
 
 class Cohort(SQLModel, table=True):

@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from ecampus.dbtypes import utc_column
 
 
 def _now() -> datetime:
@@ -30,6 +32,4 @@ class Attempt(SQLModel, table=True):
     passed: bool
     pass_mark: float
     content_version: str = Field(max_length=32)
-    created_at: datetime = Field(
-        default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column())

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -128,7 +129,14 @@ async def check_csrf_form(request: Request) -> None:
     await _check_csrf(request, anonymous_too=True)
 
 
-async def api_principal(request: Request) -> Principal:
+# Declares the OAuth2 password flow in the OpenAPI document, so /docs can log in. The token
+# itself is read by principal_of, which also accepts the browser's cookie.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def api_principal(
+    request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)] = None
+) -> Principal:
     principal = principal_of(request)
     if principal is None:
         raise HTTPException(

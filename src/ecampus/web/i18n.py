@@ -38,7 +38,9 @@ def locale(language: str) -> Locale:
         return Locale.parse(DEFAULT)
 
 
-def negotiate(*candidates: str | None, accept_language: str | None = None) -> str:
+def negotiate(
+    *candidates: str | None, accept_language: str | None = None, default: str = DEFAULT
+) -> str:
     """The first supported language among explicit choices, then the Accept-Language header."""
     for candidate in candidates:
         if candidate:
@@ -57,4 +59,4 @@ def negotiate(*candidates: str | None, accept_language: str | None = None) -> st
         for _weight, code in sorted(weighted, key=lambda w: -w[0]):
             if code in SUPPORTED:
                 return code
-    return DEFAULT
+    return default if default in SUPPORTED else DEFAULT

@@ -18,6 +18,7 @@ def page_language(request: Request) -> str:
         request.cookies.get(LANG_COOKIE),
         principal.language if principal else None,
         accept_language=request.headers.get("accept-language"),
+        default=request.app.state.settings.default_language,
     )
 
 

@@ -147,6 +147,11 @@ class Templates:
         seed = getattr(request.state, "new_csrf_seed", None)
         if seed:
             response.set_cookie(
-                "ecampus_csrf", seed, httponly=True, samesite="lax", max_age=60 * 60 * 24 * 30
+                "ecampus_csrf",
+                seed,
+                httponly=True,
+                samesite="lax",
+                max_age=60 * 60 * 24 * 30,
+                secure=request.app.state.settings.cookie_secure,
             )
         return response

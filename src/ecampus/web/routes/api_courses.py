@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
 from pydantic import BaseModel
+from sqlmodel import Session
 
+from ecampus.certificates import service as certificates
 from ecampus.courses.content import CourseContent, ItemContent, QuizContent
 from ecampus.learning import completion
 from ecampus.learning import service as learning
@@ -56,6 +58,13 @@ def progress_out(course: CourseContent, state: CourseState, certificate: str | N
     )
 
 
+def certificate_code(session: Session, user_id: int, course: CourseContent) -> str | None:
+    current = certificates.current_for(
+        session, user_id=user_id, kind="course", subject_id=course.id
+    )
+    return current.code if current else None
+
+
 def find_item(course: CourseContent, item_id: str) -> ItemContent:
     item = course.items.get(item_id)
     if item is None:
@@ -93,7 +102,7 @@ def enroll(
     course = visible_course(course_id, request, catalogue, principal)
     learning.enroll(session, user_id=principal.user_id, course_id=course.id)
     state = learning.course_state(session, user_id=principal.user_id, course=course)
-    return progress_out(course, state, None)
+    return progress_out(course, state, certificate_code(session, principal.user_id, course))
 
 
 @router.get("/courses/{course_id}/progress")
@@ -108,7 +117,7 @@ def get_progress(
     state = learning.course_state(session, user_id=principal.user_id, course=course)
     if not state.enrolled:
         raise not_enrolled()
-    return progress_out(course, state, None)
+    return progress_out(course, state, certificate_code(session, principal.user_id, course))
 
 
 @router.get("/courses/{course_id}/items/{item_id}")

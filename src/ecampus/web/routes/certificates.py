@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ecampus.certificates import service as certificates
@@ -44,12 +44,15 @@ def verification(certificate: Certificate | None) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/certificates/{code}")
-def verify_json(code: str, session: SessionDep) -> dict[str, Any]:
+@router.get("/api/v1/certificates/{code}", response_model=None)
+def verify_json(code: str, session: SessionDep) -> dict[str, Any] | JSONResponse:
     """Anyone may verify a code: valid, revoked, learner_name, course_title, hours, score..."""
     certificate = certificates.by_code(session, code)
     if certificate is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No certificate has this code")
+        return JSONResponse(
+            {"valid": False, "revoked": False, "detail": "No certificate has this code"},
+            status_code=status.HTTP_404_NOT_FOUND,
+        )
     return verification(certificate)
 
 
