@@ -30,6 +30,7 @@ from ecampus.web.routes import (
     html_account,
     html_coordination,
     html_learning,
+    media,
 )
 from ecampus.web.templating import Templates
 
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         html_account,
         html_learning,
         html_coordination,
+        media,
     ):
         app.include_router(module.router)
 

@@ -225,3 +225,17 @@ def test_timestamps_are_utc_aware(client: TestClient) -> None:
     auth = enrolled(client)
     mine = client.get("/api/v1/me/courses", headers=auth).json()
     assert mine[0]["enrolled_at"].endswith("+00:00")
+
+
+def test_course_media_is_served_and_sources_are_not(client: TestClient) -> None:
+    auth = enrolled(client)
+    html = client.get(f"/api/v1/courses/{COURSE}/items/leccion-3", headers=auth).json()["html"]
+    assert f'src="/courses/{COURSE}/media/img/mapa.png"' in html
+    assert 'loading="lazy"' in html
+    image = client.get(f"/courses/{COURSE}/media/img/mapa.png")
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    for path in ("course.yaml", "lessons/segunda.md", "../demo-course/course.yaml", "img/nope.png",
+                 "%2e%2e/%2e%2e/etc/passwd"):  # fmt: skip
+        assert client.get(f"/courses/{COURSE}/media/{path}").status_code == 404, path

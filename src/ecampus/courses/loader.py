@@ -216,7 +216,21 @@ class _Checker:
             elif kind == "quiz":
                 self.quiz(item, here)
 
+    def media(self, text: str, path: tuple[str | int, ...], folder: Path, where: str) -> None:
+        for reference in markdown.media_references(text):
+            target = (folder / reference.split("#", 1)[0].split("?", 1)[0]).resolve()
+            if not target.is_relative_to(folder.resolve()):
+                self.error(path, f"{where} refers to '{reference}', outside the course folder")
+            elif not target.is_file():
+                self.error(
+                    path,
+                    f"{where} refers to '{reference}', which does not exist",
+                    severity="warning",
+                )
+
     def lesson(self, item: dict[str, Any], here: tuple[str | int, ...], folder: Path) -> None:
+        if isinstance(item.get("body"), str):
+            self.media(item["body"], (*here, "body"), folder, f"lesson '{item.get('id')}'")
         if "minutes" not in item:
             self.error(
                 (*here, "id"), f"lesson '{item.get('id')}' has no `minutes`", severity="warning"
@@ -232,9 +246,13 @@ class _Checker:
             self.error(path, f"body_file '{name}' does not exist")
         else:
             try:
-                self.bodies[str(item.get("id"))] = target.read_text(encoding="utf-8")
+                text = target.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError):
                 self.error(path, f"body_file '{name}' is not readable UTF-8 text")
+                return
+            self.bodies[str(item.get("id"))] = text
+            # Paths in a body file are relative to the course folder, as in course.yaml.
+            self.media(text, path, folder, f"body_file '{name}'")
 
     def quiz(self, item: dict[str, Any], here: tuple[str | int, ...]) -> None:
         questions = list(_dicts(item.get("questions")))
@@ -311,6 +329,7 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 def _compile(
     course: schema.Course, bodies: dict[str, str], folder: Path, version: str
 ) -> CourseContent:
+    media_base = f"/courses/{course.id}/media/"
     modules = []
     for module in course.modules:
         items: list[LessonContent | QuizContent] = []
@@ -323,7 +342,7 @@ def _compile(
                         title=item.title,
                         module_id=module.id,
                         minutes=item.minutes,
-                        html=markdown.to_html(text),
+                        html=markdown.to_html(text, media_base=media_base),
                     )
                 )
             else:
@@ -339,7 +358,8 @@ def _compile(
                         max_attempts=item.max_attempts,
                         questions=tuple(item.questions),
                         prompts_html={
-                            q.id: markdown.to_inline_html(q.prompt) for q in item.questions
+                            q.id: markdown.to_inline_html(q.prompt, media_base=media_base)
+                            for q in item.questions
                         },
                     )
                 )

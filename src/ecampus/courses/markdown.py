@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import PurePosixPath
 
 import nh3
 from markdown_it import MarkdownIt
@@ -27,6 +28,37 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
+# Files a course folder may hold and serve to learners (never its YAML or Markdown sources).
+MEDIA_TYPES = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".webp": "image/webp", ".svg": "image/svg+xml", ".pdf": "application/pdf",
+    ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".txt": "text/plain; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+}  # fmt: skip
+
+
+def is_relative_media(url: str) -> bool:
+    """A path inside the course folder, e.g. `img/mapa.png` (not a URL, anchor or site path)."""
+    if not url or url.startswith(("/", "#", "?")) or ":" in url.split("/", 1)[0]:
+        return False
+    return PurePosixPath(url.split("#", 1)[0].split("?", 1)[0]).suffix.lower() in MEDIA_TYPES
+
+
+def media_references(text: str) -> list[str]:
+    """Relative media paths a Markdown text refers to (images and linked files)."""
+    found = []
+    for token in _parser().parse(text):
+        for child in token.children or ():
+            url = child.attrGet("src") if child.type == "image" else child.attrGet("href")
+            if isinstance(url, str) and is_relative_media(url):
+                found.append(url)
+    return found
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "style":
         # markdown-it writes column alignment as style; keep only that.
@@ -34,14 +66,23 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def to_html(text: str) -> str:
-    """Render author Markdown to HTML that is safe to put in a page as it is."""
+def to_html(text: str, *, media_base: str | None = None) -> str:
+    """Render author Markdown to HTML that is safe to put in a page as it is.
+
+    With media_base, relative paths to media files point into the course's media route.
+    """
     raw = _parser().render(text)
+
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        if media_base and attribute in ("src", "href") and is_relative_media(value):
+            return media_base + value.removeprefix("./")
+        return _attribute_filter(tag, attribute, value)
+
     html = nh3.clean(
         raw,
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        attribute_filter=_attribute_filter,
+        attribute_filter=attribute_filter,
         link_rel="noopener noreferrer",
         url_schemes={"http", "https", "mailto"},
     )
@@ -49,9 +90,9 @@ def to_html(text: str) -> str:
     return html.replace("<img ", '<img loading="lazy" ')
 
 
-def to_inline_html(text: str) -> str:
+def to_inline_html(text: str, *, media_base: str | None = None) -> str:
     """Render a short Markdown text (a quiz prompt) without a wrapping paragraph."""
-    html = to_html(text).strip()
+    html = to_html(text, media_base=media_base).strip()
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         return html[3:-4]
     return html

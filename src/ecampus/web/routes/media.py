@@ -1,0 +1,37 @@
+"""Images and downloadable files kept inside a course folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse, Response
+
+from ecampus.courses.markdown import MEDIA_TYPES
+from ecampus.web.deps import CatalogueDep, MaybeUser, visible_course
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/courses/{course_id}/media/{path:path}")
+async def course_media(
+    course_id: str, path: str, request: Request, catalogue: CatalogueDep, principal: MaybeUser
+) -> Response:
+    """Only media types are served: never course.yaml (it holds the answers) or sources."""
+    course = visible_course(course_id, request, catalogue, principal)
+    folder = course.folder.resolve()
+    target = (folder / path).resolve()
+    media_type = MEDIA_TYPES.get(Path(path).suffix.lower())
+    if media_type is None or not target.is_relative_to(folder) or not target.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such file in this course")
+    return FileResponse(
+        target,
+        media_type=media_type,
+        headers={
+            "cache-control": "public, max-age=3600",
+            # An SVG or PDF opened on its own must not run scripts in this site's origin.
+            "content-security-policy": "default-src 'none'; img-src 'self'; "
+            "style-src 'unsafe-inline'; sandbox",
+            "x-content-type-options": "nosniff",
+        },
+    )
