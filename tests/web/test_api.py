@@ -207,12 +207,20 @@ def test_learner_activity_never_undoes_a_revocation(client: TestClient) -> None:
     auth = enrolled(client)
     for lesson in ("leccion-1", "leccion-2", "leccion-3"):
         client.post(f"/api/v1/courses/{COURSE}/items/{lesson}/complete", headers=auth)
-    code = client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": KEY}).json()["progress"]["certificate"]
+    code = client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": KEY}).json()["progress"][
+        "certificate"
+    ]
     coordinator = factories.staff(client, Role.coordinator)
-    client.post(f"/api/v1/certificates/{code}/revoke", headers=coordinator, json={"reason": "fraud"})
+    client.post(
+        f"/api/v1/certificates/{code}/revoke", headers=coordinator, json={"reason": "fraud"}
+    )
     again = client.post(f"/api/v1/courses/{COURSE}/items/leccion-1/complete", headers=auth).json()
     assert again["certificate"] is None
-    assert [c["revoked"] for c in client.get("/api/v1/me/certificates", headers=auth).json() if c["kind"] == "course"] == [True]
+    assert [
+        c["revoked"]
+        for c in client.get("/api/v1/me/certificates", headers=auth).json()
+        if c["kind"] == "course"
+    ] == [True]
     progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
     assert progress["status"] == "completed"
     assert progress["certificate"] is None

@@ -178,8 +178,20 @@ def test_bundled_courses_are_valid() -> None:
 
 
 def test_media_references_are_checked(tmp_path: Path) -> None:
-    text = VALID.replace("body: Hola", "body: 'Ver ![mapa](img/mapa.png) y [doc](../../secret.pdf)'")
+    text = VALID.replace(
+        "body: Hola", "body: 'Ver ![mapa](img/mapa.png) y [doc](../../secret.pdf)'"
+    )
     _content, problems = load_course(write_course(tmp_path, text))
     found = [(p.severity, p.line, p.column, p.message) for p in problems]
-    assert ("warning", 13, 15, "lesson 'l1' refers to 'img/mapa.png', which does not exist") in found
-    assert ("error", 13, 15, "lesson 'l1' refers to '../../secret.pdf', outside the course folder") in found
+    assert (
+        "warning",
+        13,
+        15,
+        "lesson 'l1' refers to 'img/mapa.png', which does not exist",
+    ) in found
+    assert (
+        "error",
+        13,
+        15,
+        "lesson 'l1' refers to '../../secret.pdf', outside the course folder",
+    ) in found
