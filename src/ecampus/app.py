@@ -103,14 +103,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def static(name: str, request: Request) -> Response:
         return assets.response(request, name)
 
+    # Routes are matched in order: the lesson pages, the hot path, come first.
     for module in (
-        api_auth,
+        html_learning,
         api_courses,
+        api_auth,
         api_me,
         api_reports,
         certificates,
         html_account,
-        html_learning,
         html_coordination,
         media,
     ):

@@ -120,7 +120,9 @@ def _create_user(email: str, role: str, full_name: str, password: str, **profile
     from ecampus.db import make_engine
 
     try:
-        data = RegisterIn(email=email, password=password, full_name=full_name, **profile)
+        data = RegisterIn.model_validate(
+            {"email": email, "password": password, "full_name": full_name, **profile}
+        )
     except ValidationError as exc:
         for error in exc.errors():
             print(f"ecampus: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)

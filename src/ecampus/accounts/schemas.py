@@ -11,7 +11,7 @@ from ecampus.accounts import passwords
 from ecampus.accounts.models import InstitutionType, Role
 
 COUNTRY_CODES = frozenset(
-    code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+    code for code in map(str, Locale("en").territories) if len(code) == 2 and code.isalpha()
 ) - {"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB", "XK"}
 LANGUAGES = ("es", "en")
 

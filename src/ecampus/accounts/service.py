@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from ecampus.accounts import passwords
 from ecampus.accounts.models import Role, User
@@ -92,4 +92,4 @@ def count_users(session: Session) -> int:
 
 
 def list_users(session: Session, *, limit: int = 500) -> list[User]:
-    return list(session.exec(select(User).order_by(User.id).limit(limit)))
+    return list(session.exec(select(User).order_by(col(User.id)).limit(limit)))

@@ -8,7 +8,7 @@ from statistics import fmean
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
@@ -55,10 +55,10 @@ def current_for(
 def _ever_issued(session: Session, *, user_id: int, kind: str, subject_id: str) -> bool:
     return (
         session.scalars(
-            select(Certificate.id).where(
-                Certificate.user_id == user_id,  # type: ignore[arg-type]
-                Certificate.kind == kind,  # type: ignore[arg-type]
-                Certificate.subject_id == subject_id,  # type: ignore[arg-type]
+            select(col(Certificate.id)).where(
+                col(Certificate.user_id) == user_id,
+                col(Certificate.kind) == kind,
+                col(Certificate.subject_id) == subject_id,
             )
         ).first()
         is not None
@@ -143,7 +143,7 @@ def issue_programmes(
             Enrollment.completed_at.is_not(None),  # type: ignore[union-attr]
         )
     ).all()
-    completed: dict[str, float | None] = dict(rows)  # type: ignore[arg-type]
+    completed: dict[str, float | None] = dict(rows)
     user = session.get(User, user_id)
     issued = []
     for programme in programmes:

@@ -13,13 +13,10 @@ from typing import Any
 
 import yaml
 
-try:
-    _Base: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Base = yaml.SafeLoader
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when built with it
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """The YAML 1.2 core schema. YAML 1.1, PyYAML's default, turns an option written `No`
     into false, `1:30` into 90, `010` into 8 and `2024-05-01` into a date; authors mean
     the text they wrote."""
@@ -88,7 +85,7 @@ class YamlSyntaxError(ValueError):
 
 class _Constructor(yaml.constructor.SafeConstructor):
     def construct_yaml_int(self, node: yaml.Node) -> int:
-        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        text = str(self.construct_scalar(node))
         if text.startswith(("0o", "0x")):
             return int(text[2:], 8 if text[1] == "o" else 16)
         return int(text, 10)  # YAML 1.2: a leading zero is still decimal

@@ -41,7 +41,7 @@ def by_code(session: Session, code: str) -> Cohort | None:
 
 
 def all_cohorts(session: Session) -> list[Cohort]:
-    return list(session.scalars(select(Cohort).order_by(Cohort.code)))  # type: ignore[arg-type]
+    return list(session.scalars(select(Cohort).order_by(Cohort.code)))
 
 
 def enrol(session: Session, *, cohort: Cohort, course_id: str, emails: list[str]) -> BulkEnrolment:

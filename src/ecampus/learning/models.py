@@ -12,8 +12,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return utc_column(nullable=nullable)  # type: ignore[no-any-return]
+def _when(nullable: bool = False) -> Column:
+    return utc_column(nullable=nullable)
 
 
 class Cohort(SQLModel, table=True):

@@ -29,19 +29,19 @@ class LoginRequired(Exception):
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 async def get_catalogue(request: Request) -> Catalogue:
-    return request.app.state.catalogue  # type: ignore[no-any-return]
+    return request.app.state.catalogue
 
 
 async def get_templates(request: Request) -> Templates:
-    return request.app.state.templates  # type: ignore[no-any-return]
+    return request.app.state.templates
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -65,9 +65,8 @@ async def optional_principal(request: Request) -> Principal | None:
 
 def principal_of(request: Request) -> Principal | None:
     """The caller's identity from the bearer header or the login cookie (cached per request)."""
-    cached = getattr(request.state, "principal", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "principal"):
+        return request.state.principal
     token, _from_cookie = bearer_token(request)
     principal = (
         tokens.decode_access_token(token, secret=request.app.state.settings.secret_key)
@@ -154,7 +153,7 @@ async def page_principal(request: Request) -> Principal:
     return principal
 
 
-def require_roles(*roles: str):  # type: ignore[no-untyped-def]
+def require_roles(*roles: str):
     async def check(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
         if not principal.has_role(*roles):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed for your role")

@@ -25,7 +25,7 @@ def page_language(request: Request) -> str:
 def page_context(request: Request) -> dict[str, Any]:
     cached = getattr(request.state, "page_context", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     principal = principal_of(request)
     context = {
         "request": request,
@@ -41,7 +41,7 @@ def page_context(request: Request) -> dict[str, Any]:
 def error_page(request: Request, status_code: int, detail: str) -> HTMLResponse:
     templates = request.app.state.templates
     try:
-        return templates.render(  # type: ignore[no-any-return]
+        return templates.render(
             request,
             "errors/error.html",
             {"status_code": status_code, "detail": detail},

@@ -60,7 +60,8 @@ def login_response(settings: Settings, user: User, target: str) -> Response:
 def countries(language: str) -> list[tuple[str, str]]:
     names = i18n.locale(language).territories
     return sorted(
-        ((code, names.get(code, code)) for code in COUNTRY_CODES), key=lambda c: c[1].casefold()
+        ((code, str(names.get(code, code))) for code in COUNTRY_CODES),
+        key=lambda c: c[1].casefold(),
     )
 
 
@@ -137,14 +138,16 @@ async def register(
     values = {k: str(v) for k, v in form.items() if k not in {"password", "csrf_token"}}
     language = page_language(request)
     try:
-        data = RegisterIn(
-            email=values.get("email", ""),
-            password=str(form.get("password", "")),
-            full_name=values.get("full_name", ""),
-            institution=values.get("institution", ""),
-            institution_type=values.get("institution_type") or "other",
-            country=values.get("country", ""),
-            language=values.get("language") or language,
+        data = RegisterIn.model_validate(
+            {
+                "email": values.get("email", ""),
+                "password": str(form.get("password", "")),
+                "full_name": values.get("full_name", ""),
+                "institution": values.get("institution", ""),
+                "institution_type": values.get("institution_type") or "other",
+                "country": values.get("country", ""),
+                "language": values.get("language") or language,
+            }
         )
     except ValidationError as exc:
         return templates.render(
@@ -201,14 +204,16 @@ async def save_profile(
         return RedirectResponse("/login", status_code=303)
     try:
         # The same rules as registration, without the password and email.
-        checked = RegisterIn(
-            email=user.email,
-            password="x" * 8,
-            full_name=values.get("full_name", ""),
-            institution=values.get("institution", ""),
-            institution_type=values.get("institution_type") or "other",
-            country=values.get("country", ""),
-            language=values.get("language") or "es",
+        checked = RegisterIn.model_validate(
+            {
+                "email": user.email,
+                "password": "x" * 8,
+                "full_name": values.get("full_name", ""),
+                "institution": values.get("institution", ""),
+                "institution_type": values.get("institution_type") or "other",
+                "country": values.get("country", ""),
+                "language": values.get("language") or "es",
+            }
         )
     except ValidationError as exc:
         return templates.render(
