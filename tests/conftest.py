@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -42,9 +43,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once."""
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a migrated PostgreSQL database for the duration of the block, then drop it."""
     if not POSTGRES_URL:
         skip_or_fail("ECAMPUS_TEST_POSTGRES_URL is not set")
     url = make_url(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -53,15 +54,24 @@ def postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
+    except Exception as exc:  # any failure to reach PostgreSQL means skip (or fail in CI)
         admin.dispose()
         skip_or_fail(f"cannot create a PostgreSQL database at {url.host}: {exc}")
     test_url = url.set(database=name).render_as_string(hide_password=False)
-    dbmigrate.upgrade(test_url)
-    yield test_url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        dbmigrate.upgrade(test_url)
+        yield test_url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def _truncate_postgres(url: str) -> None:

@@ -6,6 +6,7 @@ Fixture names avoid pytest-playwright's (`browser`, `page`, `context`, `playwrig
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -25,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from ecampus import dbmigrate
 from tests.browser.helpers import ROOT, slug
-from tests.conftest import skip_or_fail
+from tests.conftest import fresh_postgres_database, skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -84,12 +85,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app served by uvicorn in a subprocess, on a free port and a freshly migrated DB."""
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The app served by uvicorn in a subprocess, on a free port and a freshly migrated
+    database: SQLite, then PostgreSQL (its own database, not the one other tests truncate)."""
     folder = tmp_path_factory.mktemp("e2e")
-    database_url = f"sqlite:///{folder / 'e2e.db'}"
-    dbmigrate.upgrade(database_url)
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            database_url = f"sqlite:///{folder / 'e2e.db'}"
+            dbmigrate.upgrade(database_url)
+        else:
+            database_url = stack.enter_context(fresh_postgres_database())
+        yield from _serve(folder, database_url)
+
+
+def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     alphabet = string.ascii_letters + string.digits
