@@ -19,6 +19,7 @@ from ecampus.courses.content import (
     ProgrammeContent,
     QuizContent,
 )
+from ecampus.courses.textmatch import normalise_text
 
 COURSE_FILE = "course.yaml"
 PROGRAMMES_DIR = "programmes"
@@ -165,6 +166,17 @@ def _read_yaml(file: Path, problems: list[Problem]) -> yamlnodes.Located | None:
     return located
 
 
+def _answerable(question: dict[str, Any]) -> bool:
+    """Whether some answer a learner can give is graded correct."""
+    answer = question.get("answer")
+    if question.get("type") == "text":
+        accepted = answer if isinstance(answer, list) else [answer]
+        return any(normalise_text(str(a)) for a in accepted if a is not None)
+    if question.get("type") == "multiple":
+        return isinstance(answer, list) and bool(answer)
+    return answer is not None
+
+
 def _dicts(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
     if isinstance(value, list):
         for index, entry in enumerate(value):
@@ -184,6 +196,7 @@ class _Checker:
         self.located = located
         self.problems: list[Problem] = []
         self.bodies: dict[str, str] = {}
+        self.item_ids: set[str] = set()
 
     def error(self, path: tuple[str | int, ...], message: str, *, severity: str = "error") -> None:
         line, col = self.located.position(path)
@@ -209,14 +222,27 @@ class _Checker:
             for j, item in _dicts(module.get("items"))
         ]
         self.unique(((item.get("id"), (*here, "id")) for here, item in items), "item id")
+        self.item_ids = {
+            str(item["id"]) for _here, item in items if isinstance(item.get("id"), str)
+        }
         for here, item in items:
             kind = item.get("type", "lesson")
             if kind == "lesson":
                 self.lesson(item, here, folder)
             elif kind == "quiz":
-                self.quiz(item, here)
+                self.quiz(item, here, data.get("pass_mark", 70))
 
-    def media(self, text: str, path: tuple[str | int, ...], folder: Path, where: str) -> None:
+    def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: str) -> None:
+        """Media the text refers to must exist; links to item ids must name an item."""
+        for target in markdown.link_targets(text):
+            if markdown.is_item_link(target) and target not in self.item_ids:
+                hint = difflib.get_close_matches(target, sorted(self.item_ids), n=1)
+                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+                self.error(
+                    path,
+                    f"{where} links to '{target}', which is no item of this course{suggestion}",
+                    severity="warning",
+                )
         for reference in markdown.media_references(text):
             target = (folder / reference.split("#", 1)[0].split("?", 1)[0]).resolve()
             if not target.is_relative_to(folder.resolve()):
@@ -230,7 +256,7 @@ class _Checker:
 
     def lesson(self, item: dict[str, Any], here: tuple[str | int, ...], folder: Path) -> None:
         if isinstance(item.get("body"), str):
-            self.media(item["body"], (*here, "body"), folder, f"lesson '{item.get('id')}'")
+            self.links(item["body"], (*here, "body"), folder, f"lesson '{item.get('id')}'")
         if "minutes" not in item:
             self.error(
                 (*here, "id"), f"lesson '{item.get('id')}' has no `minutes`", severity="warning"
@@ -252,9 +278,9 @@ class _Checker:
                 return
             self.bodies[str(item.get("id"))] = text
             # Paths in a body file are relative to the course folder, as in course.yaml.
-            self.media(text, path, folder, f"body_file '{name}'")
+            self.links(text, path, folder, f"body_file '{name}'")
 
-    def quiz(self, item: dict[str, Any], here: tuple[str | int, ...]) -> None:
+    def quiz(self, item: dict[str, Any], here: tuple[str | int, ...], default_mark: Any) -> None:
         questions = list(_dicts(item.get("questions")))
         self.unique(
             ((q.get("id"), (*here, "questions", k, "id")) for k, q in questions), "question id"
@@ -262,6 +288,39 @@ class _Checker:
         for k, question in questions:
             if question.get("type") in ("single", "multiple"):
                 self.choices(question, (*here, "questions", k))
+        self.pass_mark(item, here, item.get("pass_mark", default_mark), questions)
+
+    def pass_mark(
+        self,
+        item: dict[str, Any],
+        here: tuple[str | int, ...],
+        mark: Any,
+        questions: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        if not isinstance(mark, int | float) or isinstance(mark, bool) or not questions:
+            return
+        at = (*here, "pass_mark") if "pass_mark" in item else (*here, "id")
+        if mark == 0:
+            self.error(
+                at, "a pass mark of 0 passes any submission, even an empty one", severity="warning"
+            )
+            return
+        total = reachable = 0.0
+        for _k, question in questions:
+            points = question.get("points", 1)
+            points = points if isinstance(points, int | float) and points > 0 else 1
+            total += points
+            if _answerable(question):
+                reachable += points
+        best = 100 * reachable / total
+        if best < mark:
+            self.error(
+                at,
+                f"quiz '{item.get('id')}' cannot be passed: its pass mark is {mark:g} % but a "
+                f"learner can score at most {best:.0f} % (some questions have no answer a "
+                "learner could give)",
+                severity="warning",
+            )
 
     def choices(self, question: dict[str, Any], at: tuple[str | int, ...]) -> None:
         options = question.get("options")
@@ -330,6 +389,8 @@ def _compile(
     course: schema.Course, bodies: dict[str, str], folder: Path, version: str
 ) -> CourseContent:
     media_base = f"/courses/{course.id}/media/"
+    item_base = f"/courses/{course.id}/items/"
+    item_ids = frozenset(item.id for module in course.modules for item in module.items)
     modules = []
     for module in course.modules:
         items: list[LessonContent | QuizContent] = []
@@ -342,7 +403,9 @@ def _compile(
                         title=item.title,
                         module_id=module.id,
                         minutes=item.minutes,
-                        html=markdown.to_html(text, media_base=media_base),
+                        html=markdown.to_html(
+                            text, media_base=media_base, item_base=item_base, item_ids=item_ids
+                        ),
                     )
                 )
             else:

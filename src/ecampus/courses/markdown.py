@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import PurePosixPath
 
@@ -48,15 +49,32 @@ def is_relative_media(url: str) -> bool:
     return PurePosixPath(url.split("#", 1)[0].split("?", 1)[0]).suffix.lower() in MEDIA_TYPES
 
 
+_INLINE_TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)")
+_REFERENCE_TARGET = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)", re.MULTILINE)
+
+
+def link_targets(text: str) -> list[str]:
+    """Targets of Markdown links and images (inline and reference style).
+
+    A regular expression rather than a full parse: the validator checks thousands of
+    lessons, and a false hit inside a code block costs at most a warning.
+    """
+    if "](" not in text and "]:" not in text:
+        return []
+    return _INLINE_TARGET.findall(text) + _REFERENCE_TARGET.findall(text)
+
+
 def media_references(text: str) -> list[str]:
     """Relative media paths a Markdown text refers to (images and linked files)."""
-    found = []
-    for token in _parser().parse(text):
-        for child in token.children or ():
-            url = child.attrGet("src") if child.type == "image" else child.attrGet("href")
-            if isinstance(url, str) and is_relative_media(url):
-                found.append(url)
-    return found
+    return [url for url in link_targets(text) if is_relative_media(url)]
+
+
+_ITEM_LINK = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def is_item_link(url: str) -> bool:
+    """`[next lesson](derechos)`: a bare item id links to that item of the same course."""
+    return bool(_ITEM_LINK.fullmatch(url))
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
@@ -66,16 +84,25 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def to_html(text: str, *, media_base: str | None = None) -> str:
+def to_html(
+    text: str,
+    *,
+    media_base: str | None = None,
+    item_base: str | None = None,
+    item_ids: frozenset[str] = frozenset(),
+) -> str:
     """Render author Markdown to HTML that is safe to put in a page as it is.
 
-    With media_base, relative paths to media files point into the course's media route.
+    With media_base, relative paths to media files point into the course's media route;
+    with item_base, links to an item id of the course point to that item's page.
     """
     raw = _parser().render(text)
 
     def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
         if media_base and attribute in ("src", "href") and is_relative_media(value):
             return media_base + value.removeprefix("./")
+        if item_base and tag == "a" and attribute == "href" and value in item_ids:
+            return item_base + value
         return _attribute_filter(tag, attribute, value)
 
     html = nh3.clean(

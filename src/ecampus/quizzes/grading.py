@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from ecampus.courses import schema
 from ecampus.courses.content import AnyQuestion, QuizContent
+from ecampus.courses.textmatch import normalise_text
 
 
 class AnswerError(ValueError):
@@ -31,13 +31,6 @@ class Grade:
     pass_mark: float
     answers: dict[str, Any]  # normalised: what is stored with the attempt
     results: tuple[QuestionResult, ...]
-
-
-def normalise_text(value: str) -> str:
-    """Compare typed answers ignoring case, accents and outer or repeated spaces."""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.split())
 
 
 def _as_bool(value: Any) -> bool:

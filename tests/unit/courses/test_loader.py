@@ -195,3 +195,37 @@ def test_media_references_are_checked(tmp_path: Path) -> None:
         15,
         "lesson 'l1' refers to '../../secret.pdf', outside the course folder",
     ) in found
+
+
+def test_links_to_items(tmp_path: Path) -> None:
+    text = VALID.replace("body: Hola", "body: 'Vea [el quiz](q) y [otra](qq)'")
+    content, problems = load_course(write_course(tmp_path, text))
+    assert [(p.severity, p.line, p.message) for p in problems] == [
+        (
+            "warning",
+            13,
+            "lesson 'l1' links to 'qq', which is no item of this course (did you mean 'q'?)",
+        )
+    ]
+    assert content is not None
+    assert 'href="/courses/ok-course/items/q"' in content.items["l1"].html
+    assert 'href="qq"' in content.items["l1"].html
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("        type: quiz\n", "        type: quiz\n        pass_mark: 0\n",
+         ("warning", 16, "a pass mark of 0 passes any submission, even an empty one")),
+        ("            type: single\n            prompt: ¿Sí?\n            options: [Sí, No]\n            answer: a",
+         "            type: text\n            prompt: ¿Sí?\n            answer: ['  ']",
+         ("warning", 14, "quiz 'q' cannot be passed: its pass mark is 70 % but a learner can score "
+                         "at most 0 % (some questions have no answer a learner could give)")),
+    ],
+)  # fmt: skip
+def test_pass_mark_warnings(
+    tmp_path: Path, old: str, new: str, expected: tuple[str, int, str]
+) -> None:
+    assert old in VALID
+    _content, problems = load_course(write_course(tmp_path, VALID.replace(old, new)))
+    assert expected in [(p.severity, p.line, p.message) for p in problems]
