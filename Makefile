@@ -74,8 +74,8 @@ typecheck: install ## mypy on src/
 	$(BIN)/mypy
 
 .PHONY: schema
-schema: install ## write the course JSON Schema to docs/course.schema.json
-	$(BIN)/ecampus schema > docs/course.schema.json
+schema: install ## refresh courses/course.schema.json (editors read it through each course.yaml modeline)
+	$(BIN)/ecampus schema > courses/course.schema.json
 
 .PHONY: messages
 messages: install ## extract interface strings and update the translation catalogues

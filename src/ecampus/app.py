@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
+from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import make_engine
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
@@ -116,6 +117,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media,
     ):
         app.include_router(module.router)
+
+    @app.get("/schema/course.json", tags=["authoring"])
+    async def course_schema() -> dict[str, Any]:
+        """The JSON Schema of course.yaml, for editors (yaml-language-server) and CI."""
+        return course_json_schema()
+
+    @app.get("/schema/programme.json", tags=["authoring"])
+    async def programme_schema() -> dict[str, Any]:
+        """The JSON Schema of courses/programmes/*.yaml."""
+        return programme_json_schema()
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

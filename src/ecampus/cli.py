@@ -97,10 +97,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_schema(_args: argparse.Namespace) -> int:
-    from ecampus.courses.schema import course_json_schema
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ecampus.courses.schema import course_json_schema, programme_json_schema
 
-    print(json.dumps(course_json_schema(), ensure_ascii=False, indent=2))
+    schema = programme_json_schema() if args.programme else course_json_schema()
+    print(json.dumps(schema, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_courses_new(args: argparse.Namespace) -> int:
+    from ecampus.courses.scaffold import ScaffoldError, scaffold
+
+    root = Path(args.dir) if args.dir else _settings().courses_dir
+    try:
+        folder = scaffold(root, course_id=args.id, title=args.title, language=args.language)
+    except ScaffoldError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {folder}/course.yaml; edit it, then run: ecampus validate {folder}")
     return 0
 
 
@@ -244,7 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of course.yaml")
+    schema.add_argument(
+        "--programme", action="store_true", help="the schema of programme files instead"
+    )
     schema.set_defaults(func=cmd_schema)
+
+    courses = commands.add_parser("courses", help="course authoring helpers")
+    course_commands = courses.add_subparsers(
+        dest="courses_command", required=True, metavar="ACTION"
+    )
+    new = course_commands.add_parser("new", help="scaffold a valid course folder to start from")
+    new.add_argument("id", help="the course id: lowercase letters, digits and hyphens")
+    new.add_argument("--title", default=None, help="the course title")
+    new.add_argument("--language", default="es", help="BCP 47 tag (default es)")
+    new.add_argument("--dir", default=None, help="the courses folder (default ECAMPUS_COURSES_DIR)")
+    new.set_defaults(func=cmd_courses_new)
 
     db = commands.add_parser("db", help="database migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

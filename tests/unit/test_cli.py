@@ -110,3 +110,55 @@ def test_serve_refuses_a_default_secret_outside_development(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert "ECAMPUS_SECRET_KEY" in result.stderr
+
+
+def test_schema_explains_every_field() -> None:
+    from ecampus.courses.schema import course_json_schema, programme_json_schema
+
+    def properties(node: object, path: str = "") -> list[tuple[str, dict[str, object]]]:
+        found: list[tuple[str, dict[str, object]]] = []
+        if isinstance(node, dict):
+            for name, value in node.get("properties", {}).items():
+                found.append((f"{path}.{name}", value))
+            for key, value in node.items():
+                found += properties(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for value in node:
+                found += properties(value, path)
+        return found
+
+    for schema in (course_json_schema(), programme_json_schema()):
+        fields = properties(schema)
+        assert len(fields) > 5
+        undocumented = [p for p, v in fields if not v.get("description") or not v.get("title")]
+        assert undocumented == []
+
+
+def test_committed_schema_file_is_current() -> None:
+    from ecampus.courses.schema import course_json_schema
+
+    committed = json.loads((ROOT / "courses" / "course.schema.json").read_text(encoding="utf-8"))
+    assert committed == course_json_schema(), "run `make schema`"
+
+
+def test_courses_new_scaffolds_a_valid_course(tmp_path: Path) -> None:
+    created = ecampus(
+        "courses", "new", "mi-curso", "--dir", "cursos", "--title", "Mi curso", cwd=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    yaml = (tmp_path / "cursos" / "mi-curso" / "course.yaml").read_text(encoding="utf-8")
+    assert yaml.startswith("# yaml-language-server: $schema=../course.schema.json")
+    assert (tmp_path / "cursos" / "course.schema.json").is_file()
+    checked = ecampus("validate", "cursos", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "0 error(s), 0 warning(s)" in checked.stderr
+    again = ecampus("courses", "new", "mi-curso", "--dir", "cursos", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    bad = ecampus("courses", "new", "Mi_Curso", "--dir", "cursos", cwd=tmp_path)
+    assert bad.returncode == 1
+    english = ecampus(
+        "courses", "new", "my-course", "--dir", "cursos", "--language", "en", cwd=tmp_path
+    )
+    assert english.returncode == 0
+    assert "Module quiz" in (tmp_path / "cursos" / "my-course" / "course.yaml").read_text()

@@ -247,3 +247,10 @@ def test_course_media_is_served_and_sources_are_not(client: TestClient) -> None:
     for path in ("course.yaml", "lessons/segunda.md", "../demo-course/course.yaml", "img/nope.png",
                  "%2e%2e/%2e%2e/etc/passwd"):  # fmt: skip
         assert client.get(f"/courses/{COURSE}/media/{path}").status_code == 404, path
+
+
+def test_schema_is_served(client: TestClient) -> None:
+    schema = client.get("/schema/course.json").json()
+    assert schema["title"] == "ecampus course (v1)"
+    assert "translations" in schema["properties"]
+    assert client.get("/schema/programme.json").json()["title"] == "ecampus programme (v1)"

@@ -65,6 +65,7 @@ class CourseContent:
     modules: tuple[ModuleContent, ...]
     version: str
     folder: Path = field(compare=False)
+    translations: tuple[str, ...] = ()
 
     @cached_property
     def items(self) -> dict[str, ItemContent]:

@@ -440,6 +440,7 @@ def _compile(
         modules=tuple(modules),
         version=version,
         folder=folder,
+        translations=tuple(course.translations),
     )
 
 

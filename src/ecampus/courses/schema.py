@@ -40,10 +40,20 @@ class _Strict(BaseModel):
 class Option(_Strict):
     """An answer option; ids default to a, b, c ... by position."""
 
-    id: Annotated[str, Field(min_length=1, max_length=40, description="Option id.")]
-    text: Text = Field(description="What the learner reads.")
+    id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            title="Option id",
+            description="What `answer` refers to; unique within the question.",
+        ),
+    ]
+    text: Text = Field(title="Text", description="What the learner reads.")
     feedback: str | None = Field(
-        default=None, description="Shown after submitting when this option was chosen."
+        default=None,
+        title="Feedback",
+        description="Shown after submitting, to a learner who chose this option.",
     )
 
 
@@ -53,17 +63,22 @@ def _option_id(position: int) -> str:
 
 
 class _Question(_Strict):
-    id: Id = Field(description="Unique within its quiz.")
-    prompt: Text = Field(description="The question, in Markdown.")
+    id: Id = Field(title="Question id", description="Unique within its quiz; keys the answers.")
+    prompt: Text = Field(title="Prompt", description="The question, in Markdown.")
     explanation: str | None = Field(
-        default=None, description="Shown with the result after the learner submits."
+        default=None,
+        title="Explanation",
+        description="Shown with the result, only after the learner submits.",
     )
-    points: float = Field(default=1, gt=0, description="Weight of the question in the score.")
+    points: float = Field(
+        default=1, gt=0, title="Points", description="Weight of the question in the score."
+    )
 
 
 class _ChoiceQuestion(_Question):
     options: list[Option] = Field(
         min_length=2,
+        title="Options",
         description="Plain strings (ids a, b, c ... by position) or {id, text, feedback}.",
     )
 
@@ -84,25 +99,32 @@ class _ChoiceQuestion(_Question):
 
 
 class SingleQuestion(_ChoiceQuestion):
-    type: Literal["single"] = Field(description="One correct option.")
-    answer: str = Field(description="The id of the correct option.")
+    type: Literal["single"] = Field(title="Type", description="One correct option.")
+    answer: str = Field(title="Answer", description="The id of the correct option, e.g. b.")
 
 
 class MultipleQuestion(_ChoiceQuestion):
-    type: Literal["multiple"] = Field(description="Several correct options; all must be chosen.")
-    answer: list[str] = Field(min_length=1, description="The ids of every correct option.")
+    type: Literal["multiple"] = Field(
+        title="Type", description="Several correct options; all of them, and only them, score."
+    )
+    answer: list[str] = Field(
+        min_length=1, title="Answer", description="The ids of every correct option, e.g. [a, c]."
+    )
 
 
 class TrueFalseQuestion(_Question):
-    type: Literal["true_false"] = Field(description="A statement that is true or false.")
-    answer: bool = Field(description="true or false.")
+    type: Literal["true_false"] = Field(
+        title="Type", description="A statement that is true or false."
+    )
+    answer: bool = Field(title="Answer", description="true or false.")
 
 
 class TextQuestion(_Question):
-    type: Literal["text"] = Field(description="A short typed answer.")
+    type: Literal["text"] = Field(title="Type", description="A short typed answer.")
     answer: list[Text] = Field(
         min_length=1,
-        description="Accepted answers, compared ignoring case, accents and outer spaces.",
+        title="Accepted answers",
+        description="One or a list; compared ignoring case, accents and outer spaces.",
     )
 
     @field_validator("answer", mode="before", json_schema_input_type=list[str] | str | int | float)
@@ -116,9 +138,11 @@ class TextQuestion(_Question):
 
 
 class NumberQuestion(_Question):
-    type: Literal["number"] = Field(description="A numeric answer.")
-    answer: float = Field(description="The correct number.")
-    tolerance: float = Field(default=0, ge=0, description="Accepted distance from the answer.")
+    type: Literal["number"] = Field(title="Type", description="A numeric answer.")
+    answer: float = Field(title="Answer", description="The correct number.")
+    tolerance: float = Field(
+        default=0, ge=0, title="Tolerance", description="Accepted distance from the answer."
+    )
 
 
 QUESTION_TYPES = ("single", "multiple", "true_false", "text", "number")
@@ -148,13 +172,23 @@ Question = Annotated[
 class Lesson(_Strict):
     """A reading: Markdown inline (`body`) or in a file (`body_file`)."""
 
-    id: Id = Field(description="Unique across the whole course; keys learners' progress.")
-    type: Literal["lesson"] = Field(default="lesson", description="Omit, or `lesson`.")
-    title: Text
-    minutes: int | None = Field(default=None, ge=1, le=6000, description="Estimated minutes.")
-    body: str | None = Field(default=None, description="Markdown (CommonMark and tables).")
+    id: Id = Field(
+        title="Item id", description="Unique across the whole course; keys learners' progress."
+    )
+    type: Literal["lesson"] = Field(default="lesson", title="Type", description="Omit, or lesson.")
+    title: Text = Field(title="Title", description="Shown in the menu and as the heading.")
+    minutes: int | None = Field(
+        default=None, ge=1, le=6000, title="Minutes", description="Estimated reading time."
+    )
+    body: str | None = Field(
+        default=None,
+        title="Body",
+        description="Markdown (CommonMark and tables); raw HTML is removed. Or use body_file.",
+    )
     body_file: str | None = Field(
-        default=None, description="A Markdown file, relative to the course folder."
+        default=None,
+        title="Body file",
+        description="A Markdown file, relative to the course folder. Or use body.",
     )
 
     @model_validator(mode="after")
@@ -167,17 +201,23 @@ class Lesson(_Strict):
 class Quiz(_Strict):
     """A graded set of questions."""
 
-    id: Id = Field(description="Unique across the whole course; keys attempts.")
-    type: Literal["quiz"] = Field(description="`quiz`.")
-    title: Text
+    id: Id = Field(title="Item id", description="Unique across the whole course; keys attempts.")
+    type: Literal["quiz"] = Field(title="Type", description="quiz")
+    title: Text = Field(title="Title", description="Shown in the menu and as the heading.")
     pass_mark: Percent | None = Field(
-        default=None, description="Percent needed to pass; defaults to the course's pass_mark."
+        default=None,
+        title="Pass mark",
+        description="Percent needed to pass; defaults to the course's pass_mark.",
     )
     max_attempts: int | None = Field(
-        default=None, ge=1, description="Attempts allowed; unlimited when omitted."
+        default=None, ge=1, title="Attempts", description="Attempts allowed; unlimited if omitted."
     )
-    minutes: int | None = Field(default=None, ge=1, le=6000)
-    questions: list[Question] = Field(min_length=1)
+    minutes: int | None = Field(
+        default=None, ge=1, le=6000, title="Minutes", description="Estimated time to answer."
+    )
+    questions: list[Question] = Field(
+        min_length=1, title="Questions", description="Graded on the server, in this order."
+    )
 
 
 def _item_type(value: Any) -> str | None:
@@ -198,41 +238,82 @@ Item = Annotated[
 
 
 class Module(_Strict):
-    id: Id = Field(description="Unique within the course.")
-    title: Text
-    items: list[Item] = Field(min_length=1, description="Lessons and quizzes, in order.")
+    """A group of lessons and quizzes."""
+
+    id: Id = Field(title="Module id", description="Unique within the course.")
+    title: Text = Field(title="Title", description="Shown in the course outline.")
+    items: list[Item] = Field(
+        min_length=1, title="Items", description="Lessons and quizzes, in order."
+    )
 
 
 class Course(_Strict):
     """A course: `courses/<folder>/course.yaml`."""
 
-    id: Id = Field(description="Unique across courses; never change it once learners enrol.")
-    title: Text
-    language: LanguageTag
-    summary: Text
-    hours: float = Field(gt=0, le=10000, description="Estimated study time, on the certificate.")
-    topics: list[Text] = Field(default_factory=list, description="Used for catalogue filters.")
-    published: bool = Field(default=True, description="false: visible to authors only.")
-    pass_mark: Percent = Field(default=70, description="Default percent a quiz needs.")
-    certificate: bool = Field(default=True, description="Issue a certificate on completion.")
-    modules: list[Module] = Field(min_length=1)
+    id: Id = Field(
+        title="Course id", description="Unique across courses; never change it once learners enrol."
+    )
+    title: Text = Field(title="Title", description="As printed on the certificate.")
+    language: LanguageTag = Field(title="Language", description="BCP 47 tag: es, en, fr, pt ...")
+    summary: Text = Field(title="Summary", description="One paragraph for the catalogue.")
+    hours: float = Field(
+        gt=0,
+        le=10000,
+        title="Hours",
+        description="Estimated study time, printed on the certificate.",
+    )
+    topics: list[Text] = Field(
+        default_factory=list, title="Topics", description="Used for catalogue filters."
+    )
+    published: bool = Field(
+        default=True,
+        title="Published",
+        description="false: visible to authors and coordinators only.",
+    )
+    pass_mark: Percent = Field(
+        default=70, title="Pass mark", description="Percent a quiz needs unless it sets its own."
+    )
+    certificate: bool = Field(
+        default=True, title="Certificate", description="Issue a certificate on completion."
+    )
+    translations: list[Id] = Field(
+        default_factory=list,
+        title="Translations",
+        description="Ids of the same course in other languages; learners see theirs first.",
+    )
+    modules: list[Module] = Field(
+        min_length=1, title="Modules", description="The course's modules, in order."
+    )
 
 
 class Programme(_Strict):
     """A programme (e.g. a diploma): `courses/programmes/<id>.yaml`."""
 
-    id: Id
-    title: Text
-    hours: float = Field(gt=0, le=100000)
-    courses: list[Id] = Field(min_length=1, description="Ids of the courses to complete.")
-    summary: str | None = None
-    language: LanguageTag | None = None
+    id: Id = Field(title="Programme id", description="Unique across programmes.")
+    title: Text = Field(title="Title", description="As printed on the diploma.")
+    hours: float = Field(gt=0, le=100000, title="Hours", description="Printed on the diploma.")
+    courses: list[Id] = Field(
+        min_length=1, title="Courses", description="Ids of the courses to complete."
+    )
+    summary: str | None = Field(default=None, title="Summary", description="For the catalogue.")
+    language: LanguageTag | None = Field(
+        default=None, title="Language", description="Language of the diploma; defaults to es."
+    )
 
 
 def course_json_schema() -> dict[str, Any]:
     """The JSON Schema of course.yaml, for editors and CI."""
     schema = Course.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://ecampus.example/schema/course.json"
+    schema["$id"] = "/schema/course.json"
     schema["title"] = "ecampus course (v1)"
+    return schema
+
+
+def programme_json_schema() -> dict[str, Any]:
+    """The JSON Schema of courses/programmes/*.yaml."""
+    schema = Programme.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "/schema/programme.json"
+    schema["title"] = "ecampus programme (v1)"
     return schema
