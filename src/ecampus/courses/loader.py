@@ -244,10 +244,10 @@ class _Checker:
                     severity="warning",
                 )
         for reference in markdown.media_references(text):
-            target = (folder / reference.split("#", 1)[0].split("?", 1)[0]).resolve()
-            if not target.is_relative_to(folder.resolve()):
+            file = (folder / reference.split("#", 1)[0].split("?", 1)[0]).resolve()
+            if not file.is_relative_to(folder.resolve()):
                 self.error(path, f"{where} refers to '{reference}', outside the course folder")
-            elif not target.is_file():
+            elif not file.is_file():
                 self.error(
                     path,
                     f"{where} refers to '{reference}', which does not exist",
