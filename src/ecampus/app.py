@@ -12,12 +12,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import make_engine
+from ecampus.learning.refresh import refresh_courses
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
 from ecampus.web.assets import StaticAssets
@@ -27,6 +29,7 @@ from ecampus.web.routes import (
     api_courses,
     api_me,
     api_reports,
+    authoring,
     certificates,
     html_account,
     html_coordination,
@@ -36,16 +39,33 @@ from ecampus.web.routes import (
 from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
-WATCH_SECONDS = 2.0
 
 
-async def _watch_courses(app: FastAPI) -> None:
+def _load_courses(catalogue: Catalogue, engine: Engine, *, only_if_changed: bool) -> bool:
+    """(Re)load the catalogue; bring stored progress up to date for new content versions."""
+    if only_if_changed:
+        if not catalogue.reload_if_changed(engine):
+            return False
+    else:
+        catalogue.load(engine)
+    refresh_courses(engine, catalogue, catalogue.new_versions)
+    return True
+
+
+async def _watch_courses(app: FastAPI, seconds: float) -> None:
     catalogue: Catalogue = app.state.catalogue
     while True:
-        await asyncio.sleep(WATCH_SECONDS)
+        await asyncio.sleep(seconds)
         try:
-            if await run_in_threadpool(catalogue.reload_if_changed, app.state.engine):
-                log.info("courses reloaded (generation %s)", catalogue.generation)
+            reloaded = await run_in_threadpool(
+                _load_courses, catalogue, app.state.engine, only_if_changed=True
+            )
+            if reloaded:
+                log.info(
+                    "courses reloaded (generation %s, %d error(s))",
+                    catalogue.generation,
+                    sum(p.severity == "error" for p in catalogue.problems),
+                )
         except Exception:  # a watcher that dies silently would freeze the catalogue
             log.exception("reloading courses failed; serving the last good versions")
 
@@ -74,8 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(catalogue.load, engine)
-        watcher = asyncio.create_task(_watch_courses(app)) if settings.watch_courses else None
+        await run_in_threadpool(_load_courses, catalogue, engine, only_if_changed=False)
+        watcher = (
+            asyncio.create_task(_watch_courses(app, settings.watch_seconds))
+            if settings.watch_courses
+            else None
+        )
         try:
             yield
         finally:
@@ -114,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         certificates,
         html_account,
         html_coordination,
+        authoring,
         media,
     ):
         app.include_router(module.router)
@@ -150,8 +175,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             return Response(status_code=204, headers={"HX-Redirect": f"/login?next={target}"})
         return RedirectResponse(f"/login?next={target}", status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request) or request.url.path.endswith((".pdf", ".json")):
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers

@@ -56,14 +56,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ecampus.courses.loader import load_catalogue
+    from ecampus.courses.loader import Problem, load_catalogue
 
     paths = [Path(p) for p in args.paths] or [_settings().courses_dir]
-    missing = [p for p in paths if not p.exists()]
-    for path in missing:
-        print(f"{path}:1:1: no such file or folder", file=sys.stderr)
     result = load_catalogue([p for p in paths if p.exists()], render=False)
-    problems = [p for p in result.problems if args.warnings or p.severity == "error"]
+    missing = [Problem(p, 1, 1, "no such file or folder") for p in paths if not p.exists()]
+    problems = missing + [p for p in result.problems if args.warnings or p.severity == "error"]
     cwd = Path.cwd()
     if args.format == "json":
         print(

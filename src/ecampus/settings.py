@@ -46,6 +46,7 @@ class Settings:
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
     migrations_dir: Path = PACKAGE_DIR / "migrations"
     watch_courses: bool = True
+    watch_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -81,6 +82,7 @@ class Settings:
             cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
+            watch_seconds=float(env.get("ECAMPUS_WATCH_SECONDS") or 2.0),
         )
 
 

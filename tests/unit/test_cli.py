@@ -56,7 +56,7 @@ def test_validate_reports_file_line_col_and_exits_1(tmp_path: Path) -> None:
             "message": "unknown key 'sumary' (did you mean 'summary'?)"} in as_json  # fmt: skip
     missing = ecampus("validate", "nowhere", cwd=tmp_path)
     assert missing.returncode == 1
-    assert "nowhere:1:1: no such file or folder" in missing.stderr
+    assert "nowhere:1:1: no such file or folder" in missing.stdout.splitlines()
 
 
 def test_schema_is_json_schema(tmp_path: Path) -> None:

@@ -254,3 +254,21 @@ def test_schema_is_served(client: TestClient) -> None:
     assert schema["title"] == "ecampus course (v1)"
     assert "translations" in schema["properties"]
     assert client.get("/schema/programme.json").json()["title"] == "ecampus programme (v1)"
+
+
+def test_only_one_valid_certificate_per_course(client: TestClient) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import Session
+
+    from ecampus.certificates.models import Certificate
+
+    auth = enrolled(client)
+    for lesson in ("leccion-1", "leccion-2", "leccion-3"):
+        client.post(f"/api/v1/courses/{COURSE}/items/{lesson}/complete", headers=auth)
+    client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": KEY})
+    user_id = client.get("/api/v1/me", headers=auth).json()["id"]
+    with Session(client.app.state.engine) as session, pytest.raises(IntegrityError):  # type: ignore[attr-defined]
+        session.add(Certificate(code="ZZZZ-ZZZZ-ZZZZ", user_id=user_id, kind="course",
+                                subject_id=COURSE, learner_name="x", title="x", hours=1))  # fmt: skip
+        session.commit()

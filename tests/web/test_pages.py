@@ -120,3 +120,10 @@ def test_language_switch(client: TestClient) -> None:
     assert '<html lang="en">' in english.text
     spanish = client.get("/lang/es?next=https://evil.example/", follow_redirects=False)
     assert spanish.headers["location"] == "/"
+
+
+def test_unknown_pages_are_html_and_api_paths_json(client: TestClient) -> None:
+    page = client.get("/no/such/page", headers={"accept-language": "en"})
+    assert page.status_code == 404
+    assert "Page not found" in page.text
+    assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}

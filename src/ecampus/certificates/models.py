@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from ecampus.dbtypes import utc_column
@@ -16,6 +16,19 @@ class Certificate(SQLModel, table=True):
     """What was certified, frozen at issue time so later course edits never change it."""
 
     __tablename__ = "certificates"
+    # At most one valid certificate per learner and course (or programme), even when two
+    # completions race; revoked ones are kept beside it as history.
+    __table_args__ = (
+        Index(
+            "uq_certificates_current",
+            "user_id",
+            "kind",
+            "subject_id",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)

@@ -105,8 +105,11 @@ def _issue(
         try:
             session.commit()
             return certificate
-        except IntegrityError:  # a code collision: draw again
+        except IntegrityError:  # a concurrent completion issued it, or a code collision
             session.rollback()
+            current = current_for(session, user_id=user.id or 0, kind=kind, subject_id=subject_id)
+            if current is not None:
+                return current
     raise RuntimeError("could not draw a unique certificate code")  # pragma: no cover
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -44,6 +45,9 @@ class Catalogue:
     programmes: dict[str, ProgrammeContent] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     generation: int = 0
+    failed: set[Path] = field(default_factory=set)  # sources that failed at the last load
+    loaded_at: datetime | None = None
+    new_versions: list[CourseContent] = field(default_factory=list)
     _snapshot: tuple[tuple[str, int, int], ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,13 +77,20 @@ class Catalogue:
                     programmes[programme_id] = programme
             self.courses = dict(sorted(courses.items(), key=lambda kv: kv[1].title.casefold()))
             self.programmes = programmes
-            self.problems = result.problems
+            # A programme naming a course that now fails to load is fine while that
+            # course's last good version is still served.
+            self.problems = [
+                p for p in result.problems if not (p.about and p.about in self.courses)
+            ]
+            self.failed = result.failed_sources
+            self.loaded_at = datetime.now(UTC)
             self._snapshot = snapshot
             self.generation += 1
-        for problem in result.errors:
+        for problem in (p for p in self.problems if p.severity == "error"):
             log.warning("course error: %s", problem.format(self.root))
-        if engine is not None:
-            record_versions(engine, result.courses.values())
+        self.new_versions = (
+            record_versions(engine, result.courses.values()) if engine is not None else []
+        )
         return result
 
     def reload_if_changed(self, engine: Engine | None = None) -> bool:
@@ -88,11 +99,29 @@ class Catalogue:
         self.load(engine)
         return True
 
+    def serving_last_good(self, course_id: str) -> bool:
+        """Whether this course's files now fail to load, so an older version is served."""
+        course = self.courses.get(course_id)
+        return course is not None and course.folder.resolve() in self.failed
 
-def record_versions(engine: Engine, courses: object) -> None:
-    """Remember each content version served, so attempts and certificates can name it."""
+    def sources_of(self, course_id: str) -> list[Problem]:
+        """The problems found in one course's files at the last load."""
+        course = self.courses.get(course_id)
+        if course is None:
+            return []
+        folder = course.folder.resolve()
+        return [p for p in self.problems if p.file.resolve().is_relative_to(folder)]
+
+
+def record_versions(engine: Engine, courses: Iterable[CourseContent]) -> list[CourseContent]:
+    """Remember each content version served, so attempts and certificates can name it.
+
+    Returns the courses whose version this database had not seen: their learners' stored
+    progress may need recomputing.
+    """
+    new: list[CourseContent] = []
     with Session(engine) as session:
-        for course in courses:  # type: ignore[attr-defined]
+        for course in courses:
             exists = session.exec(
                 select(CourseVersion.id).where(
                     CourseVersion.course_id == course.id, CourseVersion.version == course.version
@@ -110,5 +139,7 @@ def record_versions(engine: Engine, courses: object) -> None:
             )
             try:
                 session.commit()
+                new.append(course)
             except IntegrityError:  # another app process recorded it first
                 session.rollback()
+    return new

@@ -34,6 +34,7 @@ class Problem:
     column: int
     message: str
     severity: str = "error"
+    about: str = ""  # for cross-file problems: the course id the problem names
 
     def format(self, relative_to: Path | None = None) -> str:
         shown = self.file
@@ -230,7 +231,7 @@ class _Checker:
             if kind == "lesson":
                 self.lesson(item, here, folder)
             elif kind == "quiz":
-                self.quiz(item, here, data.get("pass_mark", 70))
+                self.quiz(item, here, data.get("pass_mark", 70), folder)
 
     def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: str) -> None:
         """Media the text refers to must exist; links to item ids must name an item."""
@@ -280,12 +281,21 @@ class _Checker:
             # Paths in a body file are relative to the course folder, as in course.yaml.
             self.links(text, path, folder, f"body_file '{name}'")
 
-    def quiz(self, item: dict[str, Any], here: tuple[str | int, ...], default_mark: Any) -> None:
+    def quiz(
+        self, item: dict[str, Any], here: tuple[str | int, ...], default_mark: Any, folder: Path
+    ) -> None:
         questions = list(_dicts(item.get("questions")))
         self.unique(
             ((q.get("id"), (*here, "questions", k, "id")) for k, q in questions), "question id"
         )
         for k, question in questions:
+            if isinstance(question.get("prompt"), str):
+                self.links(
+                    question["prompt"],
+                    (*here, "questions", k, "prompt"),
+                    folder,
+                    f"question '{question.get('id')}'",
+                )
             if question.get("type") in ("single", "multiple"):
                 self.choices(question, (*here, "questions", k))
         self.pass_mark(item, here, item.get("pass_mark", default_mark), questions)
@@ -421,7 +431,12 @@ def _compile(
                         max_attempts=item.max_attempts,
                         questions=tuple(item.questions),
                         prompts_html={
-                            q.id: markdown.to_inline_html(q.prompt, media_base=media_base)
+                            q.id: markdown.to_inline_html(
+                                q.prompt,
+                                media_base=media_base,
+                                item_base=item_base,
+                                item_ids=item_ids,
+                            )
                             for q in item.questions
                         },
                     )
@@ -523,7 +538,13 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
             if course_id not in seen:
                 line, col = _programme_course_position(file, index)
                 result.problems.append(
-                    Problem(file, line, col, f"programme names unknown course '{course_id}'")
+                    Problem(
+                        file,
+                        line,
+                        col,
+                        f"programme names unknown course '{course_id}'",
+                        about=course_id,
+                    )
                 )
         result.programmes[programme.id] = programme
     return result

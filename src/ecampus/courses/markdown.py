@@ -66,7 +66,7 @@ def link_targets(text: str) -> list[str]:
 
 def media_references(text: str) -> list[str]:
     """Relative media paths a Markdown text refers to (images and linked files)."""
-    return [url for url in link_targets(text) if is_relative_media(url)]
+    return list(dict.fromkeys(url for url in link_targets(text) if is_relative_media(url)))
 
 
 _ITEM_LINK = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -117,9 +117,15 @@ def to_html(
     return html.replace("<img ", '<img loading="lazy" ')
 
 
-def to_inline_html(text: str, *, media_base: str | None = None) -> str:
+def to_inline_html(
+    text: str,
+    *,
+    media_base: str | None = None,
+    item_base: str | None = None,
+    item_ids: frozenset[str] = frozenset(),
+) -> str:
     """Render a short Markdown text (a quiz prompt) without a wrapping paragraph."""
-    html = to_html(text, media_base=media_base).strip()
+    html = to_html(text, media_base=media_base, item_base=item_base, item_ids=item_ids).strip()
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         return html[3:-4]
     return html

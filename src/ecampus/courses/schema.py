@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     StringConstraints,
     Tag,
     field_validator,
@@ -116,7 +117,7 @@ class TrueFalseQuestion(_Question):
     type: Literal["true_false"] = Field(
         title="Type", description="A statement that is true or false."
     )
-    answer: bool = Field(title="Answer", description="true or false.")
+    answer: StrictBool = Field(title="Answer", description="true or false.")
 
 
 class TextQuestion(_Question):
@@ -265,7 +266,7 @@ class Course(_Strict):
     topics: list[Text] = Field(
         default_factory=list, title="Topics", description="Used for catalogue filters."
     )
-    published: bool = Field(
+    published: StrictBool = Field(
         default=True,
         title="Published",
         description="false: visible to authors and coordinators only.",
@@ -273,7 +274,7 @@ class Course(_Strict):
     pass_mark: Percent = Field(
         default=70, title="Pass mark", description="Percent a quiz needs unless it sets its own."
     )
-    certificate: bool = Field(
+    certificate: StrictBool = Field(
         default=True, title="Certificate", description="Issue a certificate on completion."
     )
     translations: list[Id] = Field(

@@ -136,7 +136,14 @@ def load(text: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlSyntaxError(f"YAML syntax error: {exc.problem or exc}", position) from None
+        message = f"YAML syntax error: {exc.problem or exc}"
+        start = exc.context_mark
+        if exc.context and start is not None and (start.line + 1, start.column + 1) != position:
+            # e.g. "while parsing a flow sequence": where the unclosed construct began.
+            message += (
+                f" ({exc.context} that started at line {start.line + 1}, column {start.column + 1})"
+            )
+        raise YamlSyntaxError(message, position) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"YAML syntax error: {exc}", (1, 1)) from None
     located = Located(data=None)

@@ -98,10 +98,10 @@ def course_state(db: Session | Connection, *, user_id: int, course: CourseConten
         if r[3] is not None
     ]
     first = rows[0]
-    return CourseState(first[0], first[1], first[2], _sticky(course, states, first[1]))
+    return CourseState(first[0], first[1], first[2], sticky_progress(course, states, first[1]))
 
 
-def _sticky(
+def sticky_progress(
     course: CourseContent, states: list[ItemState], completed_at: datetime | None
 ) -> Progress:
     """A course once completed stays completed, even if authors add items later."""

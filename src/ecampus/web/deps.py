@@ -184,6 +184,7 @@ MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 ApiUser = Annotated[Principal, Depends(api_principal)]
 PageUser = Annotated[Principal, Depends(page_principal)]
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
+Author = Annotated[Principal, Depends(require_roles("author", "coordinator"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 ApiCsrf = Depends(check_csrf_api)
 FormCsrf = Depends(check_csrf_form)

@@ -98,7 +98,8 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_a_position(tmp_path: Path) -> None:
     assert messages(write_course(tmp_path, "id: x\ntitle: [unclosed\nsummary: y\n")) == [
-        "3:8: YAML syntax error: did not find expected ',' or ']'"
+        "3:8: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence"
+        " that started at line 2, column 8)"
     ]
 
 

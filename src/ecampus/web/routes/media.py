@@ -21,17 +21,20 @@ async def course_media(
     course = visible_course(course_id, request, catalogue, principal)
     folder = course.folder.resolve()
     target = (folder / path).resolve()
+    # The type is checked on the requested name and on the file it resolves to, so that a
+    # link named x.png that points at course.yaml serves nothing.
     media_type = MEDIA_TYPES.get(Path(path).suffix.lower())
-    if media_type is None or not target.is_relative_to(folder) or not target.is_file():
+    if (
+        media_type is None
+        or MEDIA_TYPES.get(target.suffix.lower()) != media_type
+        or not target.is_relative_to(folder)
+        or not target.is_file()
+    ):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such file in this course")
-    return FileResponse(
-        target,
-        media_type=media_type,
-        headers={
-            "cache-control": "public, max-age=3600",
-            # An SVG or PDF opened on its own must not run scripts in this site's origin.
-            "content-security-policy": "default-src 'none'; img-src 'self'; "
-            "style-src 'unsafe-inline'; sandbox",
-            "x-content-type-options": "nosniff",
-        },
-    )
+    headers = {"cache-control": "public, max-age=3600", "x-content-type-options": "nosniff"}
+    if media_type.startswith("image/svg"):
+        # An SVG opened on its own could run scripts in this site's origin.
+        headers["content-security-policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        )
+    return FileResponse(target, media_type=media_type, headers=headers)

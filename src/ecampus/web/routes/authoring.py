@@ -1,0 +1,73 @@
+"""For authors: what the running server loaded, what it refused, and drafts to preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+
+from ecampus.courses.catalog import Catalogue
+from ecampus.web.deps import Author, CatalogueDep, PageUser, TemplatesDep
+from ecampus.web.templating import gettext as _
+
+router = APIRouter(tags=["authoring"])
+
+
+def authoring_status(catalogue: Catalogue) -> dict[str, Any]:
+    root = catalogue.root.resolve()
+
+    def shown(path: Any) -> str:
+        try:
+            return str(path.resolve().relative_to(root))
+        except ValueError:
+            return str(path)
+
+    return {
+        "generation": catalogue.generation,
+        "loaded_at": catalogue.loaded_at.isoformat() if catalogue.loaded_at else None,
+        "courses": [
+            {
+                "id": course.id,
+                "title": course.title,
+                "language": course.language,
+                "published": course.published,
+                "version": course.version,
+                "items": len(course.order),
+                "folder": shown(course.folder),
+                "translations": list(course.translations),
+                "serving_last_good_version": catalogue.serving_last_good(course.id),
+                "problems": len(catalogue.sources_of(course.id)),
+            }
+            for course in catalogue.courses.values()
+        ],
+        "programmes": [
+            {"id": p.id, "title": p.title, "hours": p.hours, "courses": list(p.courses)}
+            for p in catalogue.programmes.values()
+        ],
+        "problems": [
+            {
+                "file": shown(p.file),
+                "line": p.line,
+                "column": p.column,
+                "severity": p.severity,
+                "message": p.message,
+            }
+            for p in catalogue.problems
+        ],
+    }
+
+
+@router.get("/api/v1/authoring/status")
+async def status_json(principal: Author, catalogue: CatalogueDep) -> dict[str, Any]:
+    """Courses as loaded (drafts too), and every validation problem with file:line:col."""
+    return authoring_status(catalogue)
+
+
+@router.get("/authoring", response_class=HTMLResponse, include_in_schema=False)
+async def status_page(
+    request: Request, principal: PageUser, catalogue: CatalogueDep, templates: TemplatesDep
+) -> HTMLResponse:
+    if not principal.has_role("author", "coordinator"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for course authors."))
+    return templates.render(request, "authoring/status.html", authoring_status(catalogue))
