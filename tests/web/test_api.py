@@ -59,7 +59,7 @@ def test_catalogue_and_outline_never_leak_answers(client: TestClient) -> None:
     assert courses == [
         {"id": COURSE, "title": "Curso de prueba", "language": "es",
          "summary": "A small course the tests rely on; sample content, not advice.",
-         "hours": 2.0, "topics": ["pruebas"]},
+         "hours": 2.0, "topics": ["pruebas"], "translations": []},
     ]  # fmt: skip
     outline = client.get(f"/api/v1/courses/{COURSE}").text
     assert "answer" not in outline

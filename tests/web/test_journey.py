@@ -147,3 +147,23 @@ def test_public_pages_render(bundled_client: TestClient, path: str) -> None:
     response = bundled_client.get(path)
     assert response.status_code == 200
     assert "<main" in response.text
+
+
+def test_reports_group_translations(bundled_client: TestClient) -> None:
+    client = bundled_client
+    _data, spanish = factories.learner(client, language="es")
+    _data, english = factories.learner(client, language="en")
+    client.post("/api/v1/courses/migracion-laboral/enroll", headers=spanish)
+    client.post("/api/v1/courses/labour-migration-basics/enroll", headers=english)
+    coordinator = factories.staff(client, Role.coordinator)
+    rows = client.get(
+        "/api/v1/reports/completions",
+        params={"course_group": "labour-migration-basics"},
+        headers=coordinator,
+    ).json()
+    assert sorted(r["course"] for r in rows) == ["labour-migration-basics", "migracion-laboral"]
+    assert {r["course_group"] for r in rows} == {"labour-migration-basics"}
+    listed = client.get("/api/v1/courses").json()
+    assert next(c for c in listed if c["id"] == "migracion-laboral")["translations"] == [
+        "labour-migration-basics"
+    ]

@@ -127,3 +127,17 @@ def test_unknown_pages_are_html_and_api_paths_json(client: TestClient) -> None:
     assert page.status_code == 404
     assert "Page not found" in page.text
     assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
+
+
+def test_catalogue_shows_each_course_once_in_the_learners_language(
+    bundled_client: TestClient,
+) -> None:
+    spanish = bundled_client.get("/", headers={"accept-language": "es"}).text
+    english = bundled_client.get("/", headers={"accept-language": "en"}).text
+    assert '<h2><a href="/courses/migracion-laboral">' in spanish
+    assert '<h2><a href="/courses/labour-migration-basics">' not in spanish
+    assert 'href="/courses/labour-migration-basics" lang="en"' in spanish  # offered beside it
+    assert '<h2><a href="/courses/labour-migration-basics">' in english
+    assert '<h2><a href="/courses/migracion-laboral">' not in english
+    only_english = bundled_client.get("/?language=en", headers={"accept-language": "es"}).text
+    assert '<h2><a href="/courses/labour-migration-basics">' in only_english

@@ -48,6 +48,7 @@ class Catalogue:
     failed: set[Path] = field(default_factory=set)  # sources that failed at the last load
     loaded_at: datetime | None = None
     new_versions: list[CourseContent] = field(default_factory=list)
+    _groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _snapshot: tuple[tuple[str, int, int], ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,6 +57,35 @@ class Catalogue:
 
     def published(self) -> Iterator[CourseContent]:
         return (c for c in self.courses.values() if c.published)
+
+    def variants(self, course_id: str) -> list[CourseContent]:
+        """The course and its translations (declared on either side), by language."""
+        group = self._groups.get(course_id, (course_id,))
+        return sorted(
+            (c for i in group if (c := self.courses.get(i)) is not None), key=lambda c: c.language
+        )
+
+    def group_key(self, course_id: str) -> str:
+        """One id that names a course and all its translations (the smallest), for reports."""
+        return min(self._groups.get(course_id, (course_id,)))
+
+    def _group_translations(self) -> None:
+        parent = {course_id: course_id for course_id in self.courses}
+
+        def root(course_id: str) -> str:
+            while parent[course_id] != course_id:
+                parent[course_id] = parent[parent[course_id]]
+                course_id = parent[course_id]
+            return course_id
+
+        for course in self.courses.values():
+            for other in course.translations:
+                if other in parent:
+                    parent[root(other)] = root(course.id)
+        members: dict[str, list[str]] = {}
+        for course_id in self.courses:
+            members.setdefault(root(course_id), []).append(course_id)
+        self._groups = {i: tuple(sorted(group)) for group in members.values() for i in group}
 
     def programmes_with(self, course_id: str) -> list[ProgrammeContent]:
         return [p for p in self.programmes.values() if course_id in p.courses]
@@ -77,6 +107,7 @@ class Catalogue:
                     programmes[programme_id] = programme
             self.courses = dict(sorted(courses.items(), key=lambda kv: kv[1].title.casefold()))
             self.programmes = programmes
+            self._group_translations()
             # A programme naming a course that now fails to load is fine while that
             # course's last good version is still served.
             self.problems = [

@@ -547,7 +547,40 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
                     )
                 )
         result.programmes[programme.id] = programme
+    _check_translations(result, seen)
     return result
+
+
+def _check_translations(result: LoadResult, seen: dict[str, Path]) -> None:
+    """Translations must name existing courses, in another language."""
+    for course in result.courses.values():
+        file = course.folder / COURSE_FILE
+        for index, other in enumerate(course.translations):
+            line, col = _position_in(file, ("translations", index))
+            target = result.courses.get(other)
+            if other not in seen:
+                result.problems.append(
+                    Problem(
+                        file, line, col, f"translation names unknown course '{other}'", about=other
+                    )
+                )
+            elif target is not None and target.language == course.language:
+                result.problems.append(
+                    Problem(
+                        file,
+                        line,
+                        col,
+                        f"translation '{other}' is in the same language ({course.language})",
+                        severity="warning",
+                    )
+                )
+
+
+def _position_in(file: Path, path: tuple[str | int, ...]) -> tuple[int, int]:
+    try:
+        return yamlnodes.load(file.read_text(encoding="utf-8")).position(path)
+    except (OSError, UnicodeDecodeError, yamlnodes.YamlSyntaxError):
+        return (1, 1)
 
 
 def _peek_id(folder: Path) -> str | None:
@@ -560,5 +593,4 @@ def _peek_id(folder: Path) -> str | None:
 
 
 def _programme_course_position(file: Path, index: int) -> tuple[int, int]:
-    located = yamlnodes.load(file.read_text(encoding="utf-8"))
-    return located.position(("courses", index))
+    return _position_in(file, ("courses", index))

@@ -29,6 +29,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "status"),
     ("completed_at", "completed_at"),
     ("certificate", "certificate"),
+    ("course_group", "course_group"),
 )
 DATE_FIELDS = ("enrolled_at", "completed_at")
 
@@ -36,6 +37,7 @@ DATE_FIELDS = ("enrolled_at", "completed_at")
 @dataclass(frozen=True, slots=True)
 class Filters:
     course: str | None = None
+    courses: tuple[str, ...] = ()  # a course and its translations (course_group)
     cohort: str | None = None
     country: str | None = None
     institution_type: str | None = None
@@ -49,7 +51,12 @@ def _day_start(day: date) -> datetime:
 
 
 def completions(
-    session: Session, *, filters: Filters, titles: Mapping[str, str], batch: int = 1000
+    session: Session,
+    *,
+    filters: Filters,
+    titles: Mapping[str, str],
+    groups: Mapping[str, str] | None = None,
+    batch: int = 1000,
 ) -> Iterator[dict[str, Any]]:
     """Stream report rows in enrolment order, fetched in batches to bound memory."""
     e, u, c, cert = (
@@ -91,6 +98,8 @@ def completions(
     )
     if filters.course:
         statement = statement.where(e.c.course_id == filters.course)
+    if filters.courses:
+        statement = statement.where(e.c.course_id.in_(filters.courses))
     if filters.cohort:
         statement = statement.where(c.c.code == filters.cohort)
     if filters.country:
@@ -119,6 +128,7 @@ def completions(
             "status": row[10],
             "completed_at": row[11],
             "certificate": row[12],
+            "course_group": (groups or {}).get(row[5], row[5]),
         }
 
 

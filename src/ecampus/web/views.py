@@ -16,6 +16,7 @@ def course_summary(course: CourseContent) -> dict[str, Any]:
         "summary": course.summary,
         "hours": course.hours,
         "topics": list(course.topics),
+        "translations": list(course.translations),
     }
 
 

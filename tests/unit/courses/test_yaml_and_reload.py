@@ -53,3 +53,22 @@ def test_renamed_id_and_removed_programmes(tmp_path: Path) -> None:
     shutil.rmtree(root / "demo-course")
     catalogue.load()
     assert catalogue.courses == {}
+
+
+def test_translation_groups_and_checks(tmp_path: Path) -> None:
+    root = copy_catalogue(tmp_path)
+    english = root / "demo-english"
+    shutil.copytree(root / "demo-course", english)
+    yaml = english / "course.yaml"
+    yaml.write_text(
+        yaml.read_text()
+        .replace("id: demo-course", "id: demo-english")
+        .replace("language: es", "language: en\ntranslations: [demo-course, nowhere]")
+    )
+    catalogue = Catalogue(root=root)
+    catalogue.load()
+    assert [c.id for c in catalogue.variants("demo-course")] == ["demo-english", "demo-course"]
+    assert catalogue.group_key("demo-english") == "demo-course"
+    assert [p.format(root) for p in catalogue.problems if p.severity == "error"] == [
+        "demo-english/course.yaml:4:29: translation names unknown course 'nowhere'"
+    ]

@@ -28,6 +28,7 @@ class CourseSummaryOut(BaseModel):
     summary: str
     hours: float
     topics: list[str]
+    translations: list[str]
 
 
 class ProgressOut(BaseModel):

@@ -50,7 +50,11 @@ def _day(name: str, value: str) -> date | None:
 
 
 def report_filters(
+    catalogue: CatalogueDep,
     course: str = "",
+    course_group: Annotated[
+        str, Query(description="any course id: that course and all its translations")
+    ] = "",
     cohort: str = "",
     country: Annotated[str, Query(description="ISO 3166-1 alpha-2, e.g. GT")] = "",
     institution_type: Annotated[
@@ -72,8 +76,10 @@ def report_filters(
     first, last = _day("since", since), _day("until", until)
     if first and last and first > last:
         raise _invalid("`since` is after `until`")
+    group = course_group.strip()
     return Filters(
         course=course.strip() or None,
+        courses=(tuple(v.id for v in catalogue.variants(group)) or (group,)) if group else (),
         cohort=cohort.strip() or None,
         country=country or None,
         institution_type=institution_type or None,
@@ -97,6 +103,7 @@ def completion_report(
 ) -> Response:
     """One row per enrolment. `since`/`until` are inclusive days (UTC) on `date_field`."""
     titles = {c.id: c.title for c in catalogue.courses.values()}
+    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     name = f"completions-{filters.course or 'all'}-{stamp}"
     if format == "csv":
@@ -105,7 +112,7 @@ def completion_report(
             # Its own session: the request's may be closed before streaming ends.
             with Session(engine) as own:
                 yield from export.csv_chunks(
-                    completions(own, filters=filters, titles=titles), COLUMNS
+                    completions(own, filters=filters, titles=titles, groups=groups), COLUMNS
                 )
 
         return StreamingResponse(
@@ -113,7 +120,7 @@ def completion_report(
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{name}.csv"'},
         )
-    rows = completions(session, filters=filters, titles=titles)
+    rows = completions(session, filters=filters, titles=titles, groups=groups)
     if format == "xlsx":
         data = export.xlsx_bytes(rows, COLUMNS, sheet_name="Completions")
         return Response(
@@ -133,7 +140,8 @@ def completion_summary(
     principal: Coordinator, catalogue: CatalogueDep, session: SessionDep, filters: FiltersDep
 ) -> dict[str, Any]:
     titles = {c.id: c.title for c in catalogue.courses.values()}
-    return summary(completions(session, filters=filters, titles=titles))
+    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
+    return summary(completions(session, filters=filters, titles=titles, groups=groups))
 
 
 @router.get("/cohorts")

@@ -16,7 +16,16 @@ from ecampus.web.templating import gettext as _
 
 router = APIRouter(include_in_schema=False)
 SHOWN_ROWS = 200
-FILTER_NAMES = ("course", "cohort", "country", "institution_type", "since", "until", "date_field")
+FILTER_NAMES = (
+    "course",
+    "course_group",
+    "cohort",
+    "country",
+    "institution_type",
+    "since",
+    "until",
+    "date_field",
+)
 
 
 @router.get("/coordinator", response_class=HTMLResponse)
@@ -31,7 +40,8 @@ def dashboard(
     if not principal.has_role("coordinator"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for coordinators."))
     titles = {c.id: c.title for c in catalogue.courses.values()}
-    rows = list(completions(session, filters=filters, titles=titles))
+    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
+    rows = list(completions(session, filters=filters, titles=titles, groups=groups))
     chosen = {k: v for k in FILTER_NAMES if (v := request.query_params.get(k, "").strip())}
     return templates.render(
         request,

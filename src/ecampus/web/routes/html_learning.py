@@ -28,6 +28,7 @@ from ecampus.web.deps import (
     TemplatesDep,
     visible_course,
 )
+from ecampus.web.pages import page_language
 from ecampus.web.routes.api_me import my_courses
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
@@ -65,12 +66,14 @@ def catalogue_page(
     length: str = "",
 ) -> HTMLResponse:
     published = list(catalogue.published())
-    shown = [c for c in published if _matches(c, q.strip(), language, topic, length)]
+    matching = [c for c in published if _matches(c, q.strip(), language, topic, length)]
+    shown, also = _one_per_translation(catalogue, matching, page_language(request))
     return templates.render(
         request,
         "catalogue/index.html",
         {
             "courses": shown,
+            "also": also,
             "total": len(published),
             "programmes": list(catalogue.programmes.values()),
             "course_titles": {c.id: c.title for c in published},
@@ -80,6 +83,28 @@ def catalogue_page(
         },
         block="results",
     )
+
+
+def _one_per_translation(
+    catalogue: Catalogue, courses: list[CourseContent], language: str
+) -> tuple[list[CourseContent], dict[str, list[CourseContent]]]:
+    """Each course once: of a course and its translations, the one in the learner's
+    language (else the first listed), with the others offered beside it."""
+    shown: list[CourseContent] = []
+    also: dict[str, list[CourseContent]] = {}
+    placed: set[str] = set()
+    candidates = {c.id for c in courses}
+    for course in courses:
+        if course.id in placed:
+            continue
+        group = [v for v in catalogue.variants(course.id) if v.id in candidates]
+        first = next((v for v in group if v.language.split("-")[0] == language), course)
+        shown.append(first)
+        also[first.id] = [
+            v for v in catalogue.variants(course.id) if v.id != first.id and v.published
+        ]
+        placed.update(v.id for v in group)
+    return shown, also
 
 
 def _course_context(
