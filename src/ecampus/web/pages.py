@@ -40,6 +40,9 @@ def page_context(request: Request) -> dict[str, Any]:
 
 def error_page(request: Request, status_code: int, detail: str) -> HTMLResponse:
     templates = request.app.state.templates
+    if status_code in (401, 403, 404, 405):
+        # The page's heading says it in the reader's language; the detail is for the API.
+        detail = ""
     try:
         return templates.render(
             request,

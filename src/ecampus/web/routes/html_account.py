@@ -122,11 +122,26 @@ def register_page(request: Request, templates: TemplatesDep, next: str = "/me") 
     )
 
 
+def _field_message(field: str) -> str | None:
+    """What to tell a person about a field, in their language (pydantic speaks English)."""
+    messages = {
+        "email": _("Enter a valid email address, for example nombre@institucion.gob.gt."),
+        "password": _("The password needs at least 8 characters."),
+        "full_name": _("Enter your full name as it should appear on your certificates."),
+        "institution": _("The name of the institution is too long (200 characters at most)."),
+        "institution_type": _("Choose a type of institution from the list."),
+        "country": _("Choose your country from the list."),
+        "language": _("Choose Spanish or English."),
+    }
+    return messages.get(field)
+
+
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "form"
-        errors.setdefault(field, str(error["msg"]).removeprefix("Value error, "))
+        message = _field_message(field) or str(error["msg"]).removeprefix("Value error, ")
+        errors.setdefault(field, message)
     return errors
 
 
