@@ -240,6 +240,7 @@ def test_course_media_is_served_and_sources_are_not(client: TestClient) -> None:
     html = client.get(f"/api/v1/courses/{COURSE}/items/leccion-3", headers=auth).json()["html"]
     assert f'src="/courses/{COURSE}/media/img/mapa.png"' in html
     assert 'loading="lazy"' in html
+    assert 'width="4" height="3"' in html  # sized, so the page does not jump
     image = client.get(f"/courses/{COURSE}/media/img/mapa.png")
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/png"

@@ -413,8 +413,12 @@ def _compile(
                         title=item.title,
                         module_id=module.id,
                         minutes=item.minutes,
-                        html=markdown.to_html(
-                            text, media_base=media_base, item_base=item_base, item_ids=item_ids
+                        html=markdown.size_images(
+                            markdown.to_html(
+                                text, media_base=media_base, item_base=item_base, item_ids=item_ids
+                            ),
+                            media_base=media_base,
+                            folder=folder,
                         ),
                     )
                 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
+import imagesize
 import nh3
 from markdown_it import MarkdownIt
 
@@ -115,6 +116,30 @@ def to_html(
     )
     # Lessons are read on slow links: images never block the text around them.
     return html.replace("<img ", '<img loading="lazy" ')
+
+
+_IMG = re.compile(r'<img ([^>]*?)src="([^"]+)"([^>]*)>')
+
+
+def size_images(html: str, *, media_base: str, folder: Path) -> str:
+    """Give course images their width and height, so pages do not jump as they load."""
+
+    def sized(match: re.Match[str]) -> str:
+        before, src, after = match.groups()
+        if "width=" in before + after or not src.startswith(media_base):
+            return match.group(0)
+        path = (folder / src.removeprefix(media_base)).resolve()
+        if not path.is_relative_to(folder.resolve()) or not path.is_file():
+            return match.group(0)
+        try:
+            width, height = imagesize.get(path)
+        except (OSError, ValueError):
+            return match.group(0)
+        if width <= 0 or height <= 0:
+            return match.group(0)
+        return f'<img {before}src="{src}" width="{int(width)}" height="{int(height)}"{after}>'
+
+    return _IMG.sub(sized, html) if "<img " in html else html
 
 
 def to_inline_html(
