@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,11 +36,22 @@ class Asset:
     digest: str
 
 
+def hashed_name(name: str, digest: str) -> str:
+    """css/app.css -> css/app.3f2a1b9c0d.css: a new name whenever the content changes."""
+    path = PurePosixPath(name)
+    return str(path.with_name(f"{path.stem}.{digest}{path.suffix}"))
+
+
 class StaticAssets:
-    """Every file under the static folder, read once; small enough to keep in memory."""
+    """Every file under the static folder, read once; small enough to keep in memory.
+
+    Pages link to content-hashed names, which browsers may cache for a year; the plain
+    names keep working with a short cache, for anything that links to them directly.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.assets: dict[str, Asset] = {}
+        self.hashed: dict[str, Asset] = {}
         for path in sorted(directory.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
                 continue
@@ -54,18 +65,20 @@ class StaticAssets:
                 gzipped = None
             name = path.relative_to(directory).as_posix()
             digest = hashlib.sha256(body).hexdigest()[:10]
-            self.assets[name] = Asset(media_type, body, gzipped, digest)
+            asset = Asset(media_type, body, gzipped, digest)
+            self.assets[name] = asset
+            self.hashed[hashed_name(name, digest)] = asset
 
     def url(self, name: str) -> str:
         asset = self.assets.get(name)
-        return f"/static/{name}?v={asset.digest}" if asset else f"/static/{name}"
+        return f"/static/{hashed_name(name, asset.digest)}" if asset else f"/static/{name}"
 
     def response(self, request: Request, name: str) -> Response:
-        asset = self.assets.get(name)
+        versioned = name in self.hashed
+        asset = self.hashed.get(name) or self.assets.get(name)
         if asset is None:
             return Response("Not found", status_code=404, media_type="text/plain")
         etag = f'"{asset.digest}"'
-        versioned = request.query_params.get("v") == asset.digest
         headers = {
             "etag": etag,
             "vary": "Accept-Encoding",
