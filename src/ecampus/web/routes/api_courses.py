@@ -165,14 +165,11 @@ def complete_item(
             status.HTTP_409_CONFLICT, "A quiz is completed by passing it: POST an attempt"
         )
     try:
-        state, _ = learning.mark_lesson_done(
-            session, user_id=principal.user_id, course=course, item_id=item.id
+        state, certificate = completion.complete_lesson(
+            session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
         )
     except learning.NotEnrolled:
         raise not_enrolled() from None
-    certificate = completion.settle(
-        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=state
-    )
     return progress_out(course, state, certificate.code if certificate else None)
 
 
@@ -224,8 +221,13 @@ def submit_attempt(
     if not isinstance(item, QuizContent):
         raise HTTPException(status.HTTP_409_CONFLICT, "This item is a lesson, not a quiz")
     try:
-        outcome = quizzes.submit(
-            session, user_id=principal.user_id, course=course, quiz=item, answers=body.answers
+        outcome, certificate = completion.submit_attempt(
+            session,
+            user_id=principal.user_id,
+            course=course,
+            quiz=item,
+            answers=body.answers,
+            catalogue=catalogue,
         )
     except learning.NotEnrolled:
         raise not_enrolled() from None
@@ -233,7 +235,4 @@ def submit_attempt(
         raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
     except grading.AnswerError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    certificate = completion.settle(
-        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=outcome.state
-    )
     return attempt_out(course, item, outcome, certificate.code if certificate else None)

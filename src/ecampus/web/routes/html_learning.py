@@ -221,14 +221,11 @@ def complete(
     if item is None or item.type != "lesson":
         raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
     try:
-        state, _done = learning.mark_lesson_done(
-            session, user_id=principal.user_id, course=course, item_id=item.id
+        state, _certificate = completion.complete_lesson(
+            session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
         )
     except learning.NotEnrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
-    completion.settle(
-        session, user_id=principal.user_id, course=course, catalogue=catalogue, state=state
-    )
     _previous, following = course.neighbours(item.id)
     target = f"/courses/{course.id}/items/{following.id}" if following else f"/courses/{course.id}"
     if state.progress.completed:
@@ -280,10 +277,16 @@ def _grade_and_render(
 ) -> Response:
     error = None
     outcome = None
+    certificate = None
     status_code = 200
     try:
-        outcome = quizzes.submit(
-            session, user_id=principal.user_id, course=course, quiz=quiz, answers=answers
+        outcome, certificate = completion.submit_attempt(
+            session,
+            user_id=principal.user_id,
+            course=course,
+            quiz=quiz,
+            answers=answers,
+            catalogue=catalogue,
         )
     except learning.NotEnrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
@@ -293,15 +296,6 @@ def _grade_and_render(
     except grading.AnswerError as exc:
         error = _("Some answers could not be read: %(detail)s", detail=str(exc))
         status_code = 422
-    certificate = None
-    if outcome is not None:
-        certificate = completion.settle(
-            session,
-            user_id=principal.user_id,
-            course=course,
-            catalogue=catalogue,
-            state=outcome.state,
-        )
     context = _item_context(session, principal, course, quiz.id)
     context.update(
         {
