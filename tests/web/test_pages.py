@@ -141,3 +141,39 @@ def test_catalogue_shows_each_course_once_in_the_learners_language(
     assert '<h2><a href="/courses/migracion-laboral">' not in english
     only_english = bundled_client.get("/?language=en", headers={"accept-language": "es"}).text
     assert '<h2><a href="/courses/labour-migration-basics">' in only_english
+
+
+def test_coordinator_manages_cohorts_and_certificates_in_the_browser(client: TestClient) -> None:
+    from ecampus.accounts.models import Role
+
+    learner = factories.register(client)
+    with_account = learner["email"]
+    coordinator = factories.profile()
+    factories.staff(client, Role.coordinator, **coordinator)
+    login(client, coordinator["email"], coordinator["password"])
+    page = client.get("/coordinator/cohorts")
+    assert page.status_code == 200
+    token = csrf(page.text)
+    created = client.post("/coordinator/cohorts", data={"csrf_token": token, "action": "create",
+                                                        "code": "gt-2026", "name": "Guatemala 2026"})  # fmt: skip
+    assert created.status_code == 200
+    assert "gt-2026" in created.text
+    duplicate = client.post("/coordinator/cohorts", data={"csrf_token": token, "action": "create",
+                                                          "code": "gt-2026", "name": "Otra"})  # fmt: skip
+    assert duplicate.status_code == 409
+    enrolled = client.post("/coordinator/cohorts", data={
+        "csrf_token": token, "action": "enrol", "cohort": "gt-2026", "course": COURSE,
+        "emails": f"{with_account}\nnobody@example.org"})  # fmt: skip
+    assert enrolled.status_code == 200
+    assert "nobody@example.org" in enrolled.text
+    report = client.get("/coordinator?cohort=gt-2026")
+    assert with_account in report.text
+    missing = client.get("/coordinator/certificates?code=AAAA-BBBB-CCCC")
+    assert missing.status_code == 404
+    bad = client.post("/coordinator/certificates", data={"csrf_token": token, "action": "revoke",
+                                                         "code": "AAAA-BBBB-CCCC", "reason": "x"})  # fmt: skip
+    assert bad.status_code == 422
+    client.cookies.clear()
+    login(client, learner["email"], learner["password"])
+    assert client.get("/coordinator/cohorts").status_code == 403
+    assert client.get("/coordinator/certificates").status_code == 403

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ecampus.accounts import service as accounts
 from ecampus.learning import service as learning
-from ecampus.learning.models import Cohort
+from ecampus.learning.models import Cohort, Enrollment
 
 
 class CohortExists(ValueError):
@@ -42,6 +42,22 @@ def by_code(session: Session, code: str) -> Cohort | None:
 
 def all_cohorts(session: Session) -> list[Cohort]:
     return list(session.scalars(select(Cohort).order_by(Cohort.code)))
+
+
+def summaries(session: Session) -> list[dict[str, object]]:
+    """Each cohort with how many enrolments it holds and how many are completed."""
+    e = Enrollment.__table__  # type: ignore[attr-defined]
+    c = Cohort.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(c.c.code, c.c.name, func.count(e.c.id), func.count(e.c.completed_at))
+        .select_from(c.outerjoin(e, e.c.cohort_id == c.c.id))
+        .group_by(c.c.id, c.c.code, c.c.name)
+        .order_by(c.c.code)
+    ).all()
+    return [
+        {"code": code, "name": name, "enrolments": total, "completed": done}
+        for code, name, total, done in rows
+    ]
 
 
 def enrol(session: Session, *, cohort: Cohort, course_id: str, emails: list[str]) -> BulkEnrolment:

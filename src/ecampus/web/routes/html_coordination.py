@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from sqlmodel import Session
 
 from ecampus.accounts.models import InstitutionType
+from ecampus.accounts.tokens import Principal
+from ecampus.certificates import service as certificates
+from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.reports.queries import completions, summary
-from ecampus.web.deps import CatalogueDep, PageUser, SessionDep, TemplatesDep
+from ecampus.web.deps import CatalogueDep, FormCsrf, PageUser, SessionDep, TemplatesDep
 from ecampus.web.routes.api_reports import FiltersDep
+from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
 
 router = APIRouter(include_in_schema=False)
@@ -56,4 +64,143 @@ def dashboard(
             "filters": chosen,
             "query": urlencode(chosen),
         },
+    )
+
+
+def _require_coordinator(principal: Principal) -> None:
+    if not principal.has_role("coordinator"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for coordinators."))
+
+
+def _cohorts_page(
+    request: Request,
+    session: Session,
+    catalogue: Catalogue,
+    templates: Templates,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    outcome: cohorts.BulkEnrolment | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return templates.render(
+        request,
+        "coordination/cohorts.html",
+        {
+            "cohorts": cohorts.summaries(session),
+            "courses": list(catalogue.courses.values()),
+            "message": message,
+            "error": error,
+            "outcome": outcome,
+            "values": dict(getattr(request.state, "form_values", {})),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/coordinator/cohorts", response_class=HTMLResponse)
+def cohorts_page(
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> HTMLResponse:
+    _require_coordinator(principal)
+    return _cohorts_page(request, session, catalogue, templates)
+
+
+@router.post("/coordinator/cohorts", dependencies=[FormCsrf])
+async def cohorts_action(
+    request: Request,
+    principal: PageUser,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    templates: TemplatesDep,
+) -> HTMLResponse:
+    """Create a cohort, or enrol a list of emails in a course as members of a cohort."""
+    _require_coordinator(principal)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    request.state.form_values = values
+    page = partial(_cohorts_page, request, session, catalogue, templates)
+    if values.get("action") == "create":
+        code, name = values.get("code", "").strip(), values.get("name", "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", code) or len(name) < 2:
+            return page(
+                error=_("A cohort needs a code (letters, digits, dots, dashes) and a name."),
+                status_code=422,
+            )
+        try:
+            await run_in_threadpool(cohorts.create, session, code=code, name=name)
+        except cohorts.CohortExists:
+            return page(error=_("A cohort with this code already exists."), status_code=409)
+        request.state.form_values = {}
+        return page(message=_("Cohort %(code)s created.", code=code))
+    cohort = cohorts.by_code(session, values.get("cohort", ""))
+    course = catalogue.get(values.get("course", ""))
+    emails = [e for e in re.split(r"[\s,;]+", values.get("emails", "")) if e]
+    if cohort is None or course is None or not emails:
+        return page(
+            error=_("Choose a cohort and a course, and list at least one email."), status_code=422
+        )
+    outcome = await run_in_threadpool(
+        cohorts.enrol, session, cohort=cohort, course_id=course.id, emails=emails
+    )
+    return page(outcome=outcome, message=_("Enrolments updated."))
+
+
+@router.get("/coordinator/certificates", response_class=HTMLResponse)
+def certificates_page(
+    request: Request,
+    principal: PageUser,
+    session: SessionDep,
+    templates: TemplatesDep,
+    code: str = "",
+) -> HTMLResponse:
+    _require_coordinator(principal)
+    certificate = certificates.by_code(session, code) if code.strip() else None
+    return templates.render(
+        request,
+        "coordination/certificates.html",
+        {"code": code, "certificate": certificate, "message": None, "error": None},
+        status_code=404 if code.strip() and certificate is None else 200,
+    )
+
+
+@router.post("/coordinator/certificates", dependencies=[FormCsrf])
+async def certificates_action(
+    request: Request, principal: PageUser, session: SessionDep, templates: TemplatesDep
+) -> HTMLResponse:
+    """Revoke (with a reason) or reissue a certificate."""
+    _require_coordinator(principal)
+    form = await request.form()
+    code = str(form.get("code", ""))
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", "")).strip()
+    error = message = None
+    certificate = None
+    if action == "revoke" and len(reason) < 3:
+        error = _("Say why the certificate is revoked (at least 3 characters).")
+        certificate = certificates.by_code(session, code)
+    elif action == "revoke":
+        certificate = await run_in_threadpool(
+            certificates.revoke, session, code=code, reason=reason
+        )
+        message = _("Certificate revoked.")
+    elif action == "reissue":
+        certificate = await run_in_threadpool(certificates.reissue, session, code=code)
+        message = _("A new certificate was issued; the old code is revoked.")
+    if certificate is None and error is None:
+        error = _("No certificate has this code.")
+    return templates.render(
+        request,
+        "coordination/certificates.html",
+        {
+            "code": certificate.code if certificate else code,
+            "certificate": certificate,
+            "message": None if error else message,
+            "error": error,
+        },
+        status_code=422 if error else 200,
     )
