@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,19 @@ class SettingsError(RuntimeError):
 def _data_dir(name: str) -> Path:
     shipped = _SHIPPED / name
     return shipped if shipped.is_dir() else _REPO_ROOT / name
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -69,7 +83,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls.__dataclass_fields__
         return cls(
@@ -78,11 +92,11 @@ class Settings:
             environment=env.get("ECAMPUS_ENV") or "production",
             courses_dir=Path(env.get("ECAMPUS_COURSES_DIR") or "courses").resolve(),
             base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            token_minutes=int(env.get("ECAMPUS_TOKEN_MINUTES") or 60 * 24 * 7),
+            token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 24 * 7, minimum=1)),
             cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
-            watch_seconds=float(env.get("ECAMPUS_WATCH_SECONDS") or 2.0),
+            watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
         )
 
 

@@ -162,3 +162,32 @@ def test_courses_new_scaffolds_a_valid_course(tmp_path: Path) -> None:
     )
     assert english.returncode == 0
     assert "Module quiz" in (tmp_path / "cursos" / "my-course" / "course.yaml").read_text()
+
+
+def test_validate_checks_translations_and_scaffold_quotes_titles(tmp_path: Path) -> None:
+    created = ecampus(
+        "courses", "new", "uno", "--dir", "c", "--title", 'Nota: prueba "1"', cwd=tmp_path
+    )
+    assert created.returncode == 0
+    assert ecampus("validate", "c", cwd=tmp_path).returncode == 0
+    yaml = tmp_path / "c" / "uno" / "course.yaml"
+    yaml.write_text(yaml.read_text().replace("topics: []", "topics: []\ntranslations: [dos]"))
+    result = ecampus("validate", "c", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "c/uno/course.yaml:10:16: translation names unknown course 'dos'" in result.stdout
+    assert (
+        ecampus(
+            "courses", "new", "tres", "--dir", "c", "--language", "Spanish", cwd=tmp_path
+        ).returncode
+        == 1
+    )
+
+
+def test_settings_refuse_bad_numbers() -> None:
+    from ecampus.settings import Settings, SettingsError
+
+    for name, value in (("ECAMPUS_WATCH_SECONDS", "0"), ("ECAMPUS_WATCH_SECONDS", "soon"),
+                        ("ECAMPUS_TOKEN_MINUTES", "-5"), ("ECAMPUS_ENV", "staging")):  # fmt: skip
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: value})
+    assert Settings.from_env({"ECAMPUS_WATCH_SECONDS": "0.5"}).watch_seconds == 0.5

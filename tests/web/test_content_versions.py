@@ -166,3 +166,16 @@ def test_broken_edit_keeps_serving_and_tells_authors(live: TestClient, courses_d
     assert not any("programme names unknown course" in p["message"] for p in status["problems"])
     edit(live, courses_dir, "title: [roto", "title: Curso arreglado")
     assert live.get(f"/api/v1/courses/{COURSE}").json()["title"] == "Curso arreglado"
+
+
+def test_going_back_to_an_older_version_refreshes_reports(
+    live: TestClient, courses_dir: Path
+) -> None:
+    auth = learner(live, lessons=("leccion-1",))
+    new_lesson = "      - id: leccion-nueva\n        title: Nueva\n        minutes: 5\n        body: Nueva.\n"
+    anchor = "  - id: dos\n    title: Segundo módulo\n    items:\n"
+    edit(live, courses_dir, anchor, anchor + new_lesson)
+    assert report_row(live, auth)["progress"] == 20
+    edit(live, courses_dir, anchor + new_lesson, anchor)  # the author reverts the commit
+    assert progress(live, auth)["progress"] == 25
+    assert report_row(live, auth)["progress"] == 25

@@ -177,3 +177,9 @@ def test_coordinator_manages_cohorts_and_certificates_in_the_browser(client: Tes
     login(client, learner["email"], learner["password"])
     assert client.get("/coordinator/cohorts").status_code == 403
     assert client.get("/coordinator/certificates").status_code == 403
+
+
+def test_catalogue_counts_courses_once(bundled_client: TestClient) -> None:
+    page = bundled_client.get("/", headers={"accept-language": "en"}).text
+    assert "4 courses" in page  # five course folders, two of them translations of each other
+    assert "Show all" not in page

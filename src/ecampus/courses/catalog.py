@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ecampus.courses.content import CourseContent, ProgrammeContent
 from ecampus.courses.loader import LoadResult, Problem, load_catalogue
@@ -147,30 +147,42 @@ class Catalogue:
 def record_versions(engine: Engine, courses: Iterable[CourseContent]) -> list[CourseContent]:
     """Remember each content version served, so attempts and certificates can name it.
 
-    Returns the courses whose version this database had not seen: their learners' stored
-    progress may need recomputing.
+    Returns the courses whose version differs from the one this database saw last (a new
+    version, or a return to an older one): their learners' stored progress needs
+    recomputing. With several app processes, the first to record a change reports it.
     """
-    new: list[CourseContent] = []
+    changed: list[CourseContent] = []
+    now = datetime.now(UTC)
     with Session(engine) as session:
         for course in courses:
-            exists = session.exec(
-                select(CourseVersion.id).where(
+            latest = session.exec(
+                select(CourseVersion)
+                .where(CourseVersion.course_id == course.id)
+                .order_by(col(CourseVersion.loaded_at).desc(), col(CourseVersion.id).desc())
+            ).first()
+            if latest is not None and latest.version == course.version:
+                continue
+            seen = session.exec(
+                select(CourseVersion).where(
                     CourseVersion.course_id == course.id, CourseVersion.version == course.version
                 )
             ).first()
-            if exists is not None:
-                continue
-            session.add(
-                CourseVersion(
-                    course_id=course.id,
-                    version=course.version,
-                    title=course.title,
-                    item_ids=" ".join(course.order),
+            if seen is not None:
+                seen.loaded_at = now  # back to an older version: it is the current one again
+                session.add(seen)
+            else:
+                session.add(
+                    CourseVersion(
+                        course_id=course.id,
+                        version=course.version,
+                        title=course.title,
+                        item_ids=" ".join(course.order),
+                        loaded_at=now,
+                    )
                 )
-            )
             try:
                 session.commit()
-                new.append(course)
+                changed.append(course)
             except IntegrityError:  # another app process recorded it first
                 session.rollback()
-    return new
+    return changed

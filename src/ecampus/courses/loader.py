@@ -367,7 +367,8 @@ def _content_version(*parts: bytes) -> str:
 
 
 def load_course(folder: Path, *, render: bool = True) -> tuple[CourseContent | None, list[Problem]]:
-    """Load one course folder; content is None when there is any error."""
+    """Load one course folder; content is None when there is any error (and has no HTML
+    without render, for the validator)."""
     file = folder / COURSE_FILE
     problems: list[Problem] = []
     if not file.is_file():
@@ -384,11 +385,11 @@ def load_course(folder: Path, *, render: bool = True) -> tuple[CourseContent | N
         problems.extend(_validation_problems(exc, located, file))
         return None, _sorted(problems)
     problems = _sorted(problems)
-    if any(p.severity == "error" for p in problems) or not render:
+    if any(p.severity == "error" for p in problems):
         return None, problems
     bodies = checker.bodies
     version = _content_version(file.read_bytes(), *(bodies[k].encode() for k in sorted(bodies)))
-    return _compile(course, bodies, folder, version), problems
+    return _compile(course, bodies, folder, version, render=render), problems
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -396,8 +397,9 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def _compile(
-    course: schema.Course, bodies: dict[str, str], folder: Path, version: str
+    course: schema.Course, bodies: dict[str, str], folder: Path, version: str, *, render: bool
 ) -> CourseContent:
+    """Build the in-memory course; without render, no HTML (the validator needs none)."""
     media_base = f"/courses/{course.id}/media/"
     item_base = f"/courses/{course.id}/items/"
     item_ids = frozenset(item.id for module in course.modules for item in module.items)
@@ -419,7 +421,9 @@ def _compile(
                             ),
                             media_base=media_base,
                             folder=folder,
-                        ),
+                        )
+                        if render
+                        else "",
                     )
                 )
             else:
@@ -441,6 +445,8 @@ def _compile(
                                 item_base=item_base,
                                 item_ids=item_ids,
                             )
+                            if render
+                            else ""
                             for q in item.questions
                         },
                     )

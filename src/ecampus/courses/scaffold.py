@@ -106,6 +106,8 @@ def scaffold(root: Path, *, course_id: str, title: str | None, language: str) ->
         raise ScaffoldError(
             f"'{course_id}' is not a valid id: use lowercase letters, digits and single hyphens"
         )
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        raise ScaffoldError(f"'{language}' is not a BCP 47 language tag such as es, en or pt-BR")
     folder = root / course_id
     if folder.exists():
         raise ScaffoldError(f"{folder} already exists")
@@ -117,7 +119,8 @@ def scaffold(root: Path, *, course_id: str, title: str | None, language: str) ->
             schema=f"../{SCHEMA_FILE}",
             folder=f"{root.name}/{course_id}",
             id=course_id,
-            title=title or course_id.replace("-", " ").capitalize(),
+            # JSON strings are YAML strings: any title, colons and quotes included, stays valid.
+            title=json.dumps(title or course_id.replace("-", " ").capitalize(), ensure_ascii=False),
             language=language,
             **{k: v for k, v in texts.items() if k != "lesson"},
         ),

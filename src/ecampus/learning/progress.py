@@ -42,7 +42,11 @@ def compute(course: CourseContent, states: Iterable[ItemState]) -> Progress:
     """
     rows = {s.item_id: s for s in states}
     required = course.order
-    done = frozenset(i for i in required if i in rows and rows[i].done)
+    # A row counts only for an item of the same kind: a lesson read does not pass a quiz
+    # that an author later gave the same id.
+    done = frozenset(
+        i for i in required if i in rows and rows[i].done and rows[i].kind == course.items[i].type
+    )
     best = {
         i: s.best_score for i, s in rows.items() if i in course.quizzes and s.best_score is not None
     }

@@ -8,7 +8,8 @@ from ecampus.courses import schema
 from ecampus.courses.content import CourseContent, ItemContent, QuizContent
 
 
-def course_summary(course: CourseContent) -> dict[str, Any]:
+def course_summary(course: CourseContent, translations: list[str] | None = None) -> dict[str, Any]:
+    """The catalogue fields; translations are the ids of the course's other languages."""
     return {
         "id": course.id,
         "title": course.title,
@@ -16,13 +17,13 @@ def course_summary(course: CourseContent) -> dict[str, Any]:
         "summary": course.summary,
         "hours": course.hours,
         "topics": list(course.topics),
-        "translations": list(course.translations),
+        "translations": translations if translations is not None else list(course.translations),
     }
 
 
-def outline(course: CourseContent) -> dict[str, Any]:
+def outline(course: CourseContent, translations: list[str] | None = None) -> dict[str, Any]:
     return {
-        **course_summary(course),
+        **course_summary(course, translations),
         "published": course.published,
         "certificate": course.certificate,
         "version": course.version,

@@ -44,3 +44,9 @@ def test_progress(course, rows, percent, status, score, next_item) -> None:  # t
     assert progress.status == status
     assert progress.score == score
     assert progress.next_item_id == next_item
+
+
+def test_a_row_counts_only_for_an_item_of_its_kind(course) -> None:  # type: ignore[no-untyped-def]
+    # An old lesson row under an id that is now a quiz's does not pass the quiz.
+    progress = compute(course, [ItemState(item_id="quiz-1", kind="lesson", done=True)])
+    assert "quiz-1" not in progress.done

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from ecampus.certificates import service as certificates
+from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, ItemContent, QuizContent
 from ecampus.learning import completion
 from ecampus.learning import service as learning
@@ -59,6 +60,11 @@ def progress_out(course: CourseContent, state: CourseState, certificate: str | N
     )
 
 
+def other_languages(catalogue: Catalogue, course: CourseContent) -> list[str]:
+    """Every translation of the course, declared on either side (published ones)."""
+    return [v.id for v in catalogue.variants(course.id) if v.id != course.id and v.published]
+
+
 def certificate_code(session: Session, user_id: int, course: CourseContent) -> str | None:
     current = certificates.current_for(
         session, user_id=user_id, kind="course", subject_id=course.id
@@ -80,7 +86,7 @@ def not_enrolled() -> HTTPException:
 @router.get("/courses", response_model=list[CourseSummaryOut])
 def list_courses(catalogue: CatalogueDep) -> list[dict[str, Any]]:
     """Published courses."""
-    return [views.course_summary(c) for c in catalogue.published()]
+    return [views.course_summary(c, other_languages(catalogue, c)) for c in catalogue.published()]
 
 
 @router.get("/courses/{course_id}")
@@ -88,7 +94,8 @@ def get_course(
     course_id: str, request: Request, catalogue: CatalogueDep, principal: MaybeUser
 ) -> dict[str, Any]:
     """The outline: modules and items, never answers."""
-    return views.outline(visible_course(course_id, request, catalogue, principal))
+    course = visible_course(course_id, request, catalogue, principal)
+    return views.outline(course, other_languages(catalogue, course))
 
 
 @router.post("/courses/{course_id}/enroll", dependencies=[ApiCsrf])

@@ -74,7 +74,7 @@ def catalogue_page(
         {
             "courses": shown,
             "also": also,
-            "total": len(published),
+            "total": len(_one_per_translation(catalogue, published, page_language(request))[0]),
             "programmes": list(catalogue.programmes.values()),
             "course_titles": {c.id: c.title for c in published},
             "languages": sorted({c.language for c in published}),
