@@ -25,7 +25,15 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from ecampus import dbmigrate
-from tests.browser.helpers import ROOT, slug
+from tests.browser.helpers import (
+    COURSE_ID,
+    ROOT,
+    Api,
+    Learner,
+    complete_course,
+    register_learner,
+    slug,
+)
 from tests.conftest import fresh_postgres_database, skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,6 +58,7 @@ class LiveServer:
     coordinator_password: str
     coordinator_name: str
     log_path: Path
+    database: str = "sqlite"  # or "postgres"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -122,6 +131,7 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
         coordinator_password="coordinadora-" + secrets.token_hex(8),
         coordinator_name="Coordinadora Demo",
         log_path=log_path,
+        database="sqlite" if database_url.startswith("sqlite") else "postgres",
     )
 
     created = subprocess.run(
@@ -186,7 +196,8 @@ ContextFactory = Callable[..., BrowserContext]
 
 @pytest.fixture
 def browser_context(chromium_browser: Browser, live_server: LiveServer) -> Iterator[ContextFactory]:
-    """Open fresh browser contexts (a person on a new device): Spanish, Guatemala, 1280x800."""
+    """Open fresh browser contexts (a person on a new device): Spanish, Guatemala, 1280x800
+    unless told otherwise (`locale="en-US"` sends Accept-Language: en-US)."""
     opened: list[BrowserContext] = []
 
     def open_context(
@@ -195,7 +206,7 @@ def browser_context(chromium_browser: Browser, live_server: LiveServer) -> Itera
         context = chromium_browser.new_context(
             base_url=live_server.base_url,
             viewport={"width": width, "height": height},
-            locale="es-GT",
+            locale=options.pop("locale", "es-GT"),
             timezone_id="America/Guatemala",
             java_script_enabled=javascript,
             accept_downloads=True,
@@ -209,6 +220,43 @@ def browser_context(chromium_browser: Browser, live_server: LiveServer) -> Itera
     yield open_context
     for context in opened:
         context.close()
+
+
+@dataclass(frozen=True)
+class People:
+    """Accounts that several read-only tests share (one set per live server)."""
+
+    reader: Learner  # enrolled in COURSE_ID, nothing done: only ever looks at pages
+    graduate: Learner  # finished COURSE_ID (with a certificate), began an English course
+    certificate: str
+    coordinator_token: str
+
+
+ENGLISH_COURSE_ID = "labour-migration-basics"
+
+
+@pytest.fixture(scope="session")
+def people(live_server: LiveServer) -> People:
+    reader = register_learner(live_server.base_url, prefix="reader", full_name="Ana Lucía Pérez")
+    reader.api.call("POST", f"/api/v1/courses/{COURSE_ID}/enroll")
+    graduate = register_learner(live_server.base_url, prefix="graduate", full_name="Rosa Ixcot")
+    row = complete_course(graduate)
+    graduate.api.call("POST", f"/api/v1/courses/{ENGLISH_COURSE_ID}/enroll")
+    coordinator = Api(live_server.base_url).as_user(
+        live_server.coordinator_email, live_server.coordinator_password
+    )
+    return People(reader, graduate, row["certificate"], token_of(coordinator))
+
+
+def token_of(who: Learner | Api) -> str:
+    api = who.api if isinstance(who, Learner) else who
+    return api.headers["Authorization"].removeprefix("Bearer ")
+
+
+def sign_in(context: BrowserContext, base_url: str, who: Learner | Api | str) -> None:
+    """Log a browser context in with the session cookie the login form would set."""
+    token = who if isinstance(who, str) else token_of(who)
+    context.add_cookies([{"name": "ecampus_session", "value": token, "url": base_url}])
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 HEADER = [
     "learner", "email", "institution", "institution_type", "country", "course", "course_title",
     "cohort", "enrolled_at", "progress", "score", "status", "completed_at", "certificate",
+    "course_group",
 ]  # fmt: skip
 
 

@@ -1,0 +1,263 @@
+"""One interface language at a time: no English left in the Spanish pages, no Spanish in the
+English ones. Course content keeps its own language, marked with `lang`. (Every page type is
+checked this way in test_accessibility.py, which opens each page once for all its checks.)
+
+The interface text of a page is every text node (and the names a screen reader reads:
+aria-label, placeholder, title, alt), except inside an element that carries its own `lang`
+(the course's titles, lessons, questions and options, and the language switch's "English"/
+"Español"). A text node that is, as a whole, a message of the other language (an English
+msgid on a Spanish page, a Spanish translation on an English page) is interface text that
+was not translated, or that was translated on the wrong page.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import ContextFactory, LiveServer
+from tests.browser.helpers import COURSE_ID, COURSE_TITLE, PASSWORD, course, unique_email
+from tests.browser.page_types import FIRST_QUIZ, submit_wrong_answers
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE = ROOT / "src" / "ecampus" / "locale"
+TEMPLATE = LOCALE / "messages.pot"
+SPANISH = LOCALE / "es" / "LC_MESSAGES" / "messages.po"
+
+
+def _texts(message_id: object) -> tuple[str, ...]:
+    if isinstance(message_id, (list, tuple)):
+        return tuple(str(t) for t in message_id if t)
+    return (str(message_id),) if message_id else ()
+
+
+def _pattern(message: str) -> re.Pattern[str] | None:
+    """A message as a whole text: placeholders match anything, a final colon or stop is optional.
+    None for a message that is little more than placeholders (it would match anything)."""
+    message = " ".join(message.replace("%%", "%").split()).rstrip(":.")
+    parts = re.split(r"%\(\w+\)[sd]|%[sd]", message)
+    if len("".join(parts).strip()) < 3:
+        return None
+    # A placeholder stands for a number, a name or a title: never a run of sentences.
+    return re.compile("[^.;:]{1,200}?".join(re.escape(p) for p in parts) + r"[:.]?")
+
+
+@cache
+def source_messages() -> frozenset[str]:
+    """The interface messages in the code and templates now, as `make messages` extracts them
+    (messages.pot may lag behind until it runs)."""
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
+    found: set[str] = set()
+    for folder, methods, options in (
+        (
+            "templates",
+            [("**.html", "jinja2.ext:babel_extract")],
+            {"**.html": {"extensions": "jinja2.ext.i18n"}},
+        ),
+        ("src", [("**.py", "python")], {}),
+    ):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / folder), methods, options, keywords=keywords
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    return frozenset(found)
+
+
+@cache
+def catalogues() -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Per page language, the messages of the other language that must not appear in it.
+
+    English msgids come from messages.pot, the Spanish catalogue and the code and templates
+    themselves (the template lags behind until `make messages` runs again). Messages that read the same in both
+    languages ("Diplomas", "Academia") are left out."""
+    with SPANISH.open("rb") as handle:
+        spanish = read_po(handle, locale="es")
+    with TEMPLATE.open("rb") as handle:
+        template = read_po(handle)
+    translations = {m.id if isinstance(m.id, str) else m.id[0]: m for m in spanish if m.id}
+    english: set[str] = set()
+    translated: set[str] = set()
+    for message in [*template, *spanish]:
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        known = translations.get(key)
+        theirs = set(_texts(known.string)) if known is not None else set()
+        for text in _texts(message.id):
+            if text not in theirs:
+                english.add(text)
+        if known is not None:
+            translated.update(t for t in _texts(known.string) if t not in _texts(known.id))
+    english.update(m for m in source_messages() if m not in translations)
+    return {
+        "es": tuple(p for p in map(_pattern, sorted(english)) if p),
+        "en": tuple(p for p in map(_pattern, sorted(translated)) if p),
+    }
+
+
+INTERFACE_TEXT = """() => {
+    const root = document.documentElement;
+    const mine = (el) => { const holder = el.closest('[lang]'); return !holder || holder === root; };
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const el = node.parentElement;
+        if (!el || el.closest('script, style, template, code') || !mine(el)) continue;
+        texts.push(node.textContent);
+    }
+    for (const el of document.body.querySelectorAll('[aria-label], [placeholder], [title], [alt]')) {
+        if (!mine(el)) continue;
+        for (const name of ['aria-label', 'placeholder', 'title', 'alt']) {
+            if (el.hasAttribute(name)) texts.push(el.getAttribute(name));
+        }
+    }
+    texts.push(...document.title.split(' · '));
+    return texts.map((t) => t.replace(/\\s+/g, ' ').trim()).filter((t) => t);
+}"""
+
+
+def foreign_interface_text(page: Page) -> list[str]:
+    """The interface texts of the page that are messages of the other language."""
+    language = str(page.evaluate("document.documentElement.lang"))
+    patterns = catalogues()[language]
+    found = []
+    for text in page.evaluate(INTERFACE_TEXT):
+        pieces = {text, *(p.strip(" ←→✓✗") for p in re.split(r" · |: ", text))}
+        hits = [p for p in pieces if p and any(rx.fullmatch(p) for rx in patterns)]
+        if hits:
+            found.append(text)
+    return sorted(set(found))
+
+
+def assert_one_language(page: Page, what: str) -> None:
+    leaks = foreign_interface_text(page)
+    language = page.evaluate("document.documentElement.lang")
+    assert not leaks, f"{what} ({page.url}, lang={language}) shows the other language: {leaks}"
+
+
+def test_every_interface_message_has_its_spanish_translation() -> None:
+    with SPANISH.open("rb") as handle:
+        spanish = read_po(handle, locale="es")
+    translated = {
+        (m.id if isinstance(m.id, str) else m.id[0])
+        for m in spanish
+        if m.id and _texts(m.string) and all(_texts(m.string)) and not m.fuzzy
+    }
+    missing = sorted(source_messages() - translated)
+    assert not missing, f"add these to {SPANISH.relative_to(ROOT)}: {missing}"
+    assert len(catalogues()["es"]) > 100
+
+
+def test_the_check_finds_untranslated_text_and_spares_course_content(
+    chromium_browser: Browser,
+) -> None:
+    page = chromium_browser.new_page()
+    try:
+        page.set_content(
+            "<html lang='es'><head><title>Submit answers · ecampus</title></head><body>"
+            "<p>Puntuación: 80 %</p><p>Score: 80 %</p><button>Submit answers</button>"
+            "<p>3 attempts left.</p><nav aria-label='Main'></nav>"
+            "<article lang='en'><h1>Submit answers</h1><p>Quiz</p></article>"
+            "<p>Siguiente: <span lang='en'>Next steps</span> →</p></body></html>"
+        )
+        assert foreign_interface_text(page) == [
+            "3 attempts left.",
+            "Main",
+            "Score: 80 %",
+            "Submit answers",
+        ]
+        page.set_content(
+            "<html lang='en'><body><p>Cuestionario</p><p>Le quedan 2 intentos.</p>"
+            "<p lang='es'>Cuestionario</p><p>Quiz</p></body></html>"
+        )
+        assert foreign_interface_text(page) == ["Cuestionario", "Le quedan 2 intentos."]
+    finally:
+        page.close()
+
+
+def test_an_english_speaker_takes_a_spanish_course_in_an_english_interface(
+    browser_context: ContextFactory, live_server: LiveServer
+) -> None:
+    """Accept-Language: en. The interface is English throughout; the course stays Spanish."""
+    page = browser_context(locale="en-US").new_page()
+    content = course()
+    first, second = content.order[0], content.order[1]
+
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Free self-paced courses")
+    assert_one_language(page, "the catalogue")
+    page.get_by_role("link", name=COURSE_TITLE, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(COURSE_TITLE)
+    expect(page.get_by_role("heading", level=1)).to_have_attribute("lang", "es")
+    assert_one_language(page, "the course page")
+
+    page.get_by_role("link", name="or create an account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create an account")
+    assert_one_language(page, "the registration page")
+    page.get_by_label("Email").fill(unique_email("english"))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Full name").fill("Grace Okafor")
+    page.get_by_label("Institution", exact=True).fill("International Labour Office")
+    page.get_by_label("Institution type").select_option(label="International organisation")
+    page.get_by_label("Country").select_option(label="Costa Rica")
+    expect(page.get_by_label("Preferred language")).to_have_value("en")
+    page.get_by_role("button", name="Create account").click()
+
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text(COURSE_TITLE)
+    page.get_by_role("button", name="Enrol for free").click()
+    expect(page).to_have_url(re.compile(rf"/items/{first}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(content.items[first].title)
+    assert_one_language(page, "the first lesson")
+    page.get_by_role("button", name=re.compile(r"^Mark as done")).click()
+    expect(page).to_have_url(re.compile(rf"/items/{second}$"))
+    expect(page.get_by_role("navigation", name="Course contents")).to_contain_text("complete")
+    assert_one_language(page, "the second lesson")
+
+    page.get_by_role("navigation", name="Course contents").get_by_role(
+        "link", name=content.items[FIRST_QUIZ].title
+    ).click()
+    expect(page).to_have_url(re.compile(rf"/items/{FIRST_QUIZ}$"))
+    expect(page.get_by_role("button", name="Submit answers")).to_be_visible()
+    assert_one_language(page, "the quiz")
+    submit_wrong_answers(page)
+    expect(page.get_by_role("status")).to_contain_text("Not passed yet.")
+    expect(page.get_by_text("✗ Incorrect").first).to_be_visible()
+    assert_one_language(page, "the quiz results")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My learning").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("My learning")
+    assert_one_language(page, "my learning")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profile").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Profile")
+    assert_one_language(page, "the profile")
+
+
+def test_the_language_switch_turns_the_interface_to_english_and_back(
+    browser_context: ContextFactory, live_server: LiveServer
+) -> None:
+    page = browser_context().new_page()
+    page.goto(f"/courses/{COURSE_ID}")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    # Navigate with htmx first: the switch must still bring the learner back to this page.
+    page.get_by_role("navigation", name="Principal").get_by_role("link", name="Cursos").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cursos gratuitos a su propio ritmo")
+    page.get_by_role("link", name="English").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Free self-paced courses")
+    assert_one_language(page, "the catalogue after the switch")
+    page.get_by_role("link", name="Español").click()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    assert_one_language(page, "the catalogue switched back")
