@@ -24,6 +24,7 @@ from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.deps import LoginRequired
+from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_auth,
     api_courses,
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets)
     app.state.templates.context_hook = pages.page_context
+
+    app.add_middleware(LanguageMiddleware)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:

@@ -36,6 +36,9 @@ PAGE_TYPES = (
     "not-found",
     "forbidden",
     "coordinator",
+    "coordinator-cohorts",
+    "coordinator-certificates",
+    "authoring",
 )
 
 # Pages for a learner who just enrolled; which path each one opens.
@@ -81,9 +84,14 @@ def open_page_type(
         path = _ENROLLED[kind]
     elif kind in _ANONYMOUS:
         path = _ANONYMOUS[kind]
-    elif kind == "coordinator":
+    elif kind.startswith("coordinator") or kind == "authoring":
         sign_in(context, server.base_url, people.coordinator_token)
-        path = "/coordinator"
+        path = {
+            "coordinator": "/coordinator",
+            "coordinator-cohorts": "/coordinator/cohorts",
+            "coordinator-certificates": f"/coordinator/certificates?code={people.certificate}",
+            "authoring": "/authoring",
+        }[kind]
     else:
         sign_in(context, server.base_url, people.graduate)
         path = {

@@ -134,13 +134,18 @@ def test_catalogue_shows_each_course_once_in_the_learners_language(
 ) -> None:
     spanish = bundled_client.get("/", headers={"accept-language": "es"}).text
     english = bundled_client.get("/", headers={"accept-language": "en"}).text
-    assert '<h2><a href="/courses/migracion-laboral">' in spanish
-    assert '<h2><a href="/courses/labour-migration-basics">' not in spanish
+
+    def card(course: str) -> str:
+        language = "en" if course == "labour-migration-basics" else "es"
+        return f'<h2 lang="{language}"><a href="/courses/{course}">'
+
+    assert card("migracion-laboral") in spanish
+    assert card("labour-migration-basics") not in spanish
     assert 'href="/courses/labour-migration-basics" lang="en"' in spanish  # offered beside it
-    assert '<h2><a href="/courses/labour-migration-basics">' in english
-    assert '<h2><a href="/courses/migracion-laboral">' not in english
+    assert card("labour-migration-basics") in english
+    assert card("migracion-laboral") not in english
     only_english = bundled_client.get("/?language=en", headers={"accept-language": "es"}).text
-    assert '<h2><a href="/courses/labour-migration-basics">' in only_english
+    assert card("labour-migration-basics") in only_english
 
 
 def test_coordinator_manages_cohorts_and_certificates_in_the_browser(client: TestClient) -> None:
@@ -183,3 +188,16 @@ def test_catalogue_counts_courses_once(bundled_client: TestClient) -> None:
     page = bundled_client.get("/", headers={"accept-language": "en"}).text
     assert "4 courses" in page  # five course folders, two of them translations of each other
     assert "Show all" not in page
+
+
+def test_route_messages_follow_the_page_language(client: TestClient) -> None:
+    data = factories.register(client)
+    client.cookies.set("ecampus_lang", "en")
+    page = client.get("/register")
+    taken = client.post("/register", data={**data, "csrf_token": csrf(page.text)})
+    assert taken.status_code == 409
+    assert "An account with this email already exists." in taken.text
+    client.cookies.set("ecampus_lang", "es")
+    page = client.get("/register")
+    taken = client.post("/register", data={**data, "csrf_token": csrf(page.text)})
+    assert "Ya existe una cuenta con este correo electrónico." in taken.text

@@ -14,6 +14,10 @@ from ecampus.courses.textmatch import normalise_text
 class AnswerError(ValueError):
     """The answers are malformed (not merely wrong): the request is refused."""
 
+    def __init__(self, message: str, question_id: str | None = None) -> None:
+        super().__init__(message)
+        self.question_id = question_id
+
 
 @dataclass(frozen=True, slots=True)
 class QuestionResult:
@@ -123,7 +127,7 @@ def grade(quiz: QuizContent, answers: Any) -> Grade:
         try:
             given = _normalise(question, answers.get(question.id))
         except AnswerError as exc:
-            raise AnswerError(f"{question.id}: {exc}") from None
+            raise AnswerError(f"{question.id}: {exc}", question_id=question.id) from None
         normalised[question.id] = given
         correct = _is_correct(question, given)
         total += question.points

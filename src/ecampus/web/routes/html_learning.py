@@ -77,6 +77,7 @@ def catalogue_page(
             "total": len(_one_per_translation(catalogue, published, page_language(request))[0]),
             "programmes": list(catalogue.programmes.values()),
             "course_titles": {c.id: c.title for c in published},
+            "course_languages": {c.id: c.language for c in published},
             "languages": sorted({c.language for c in published}),
             "topics": sorted({t for c in published for t in c.topics}),
             "filters": {"q": q, "language": language, "topic": topic, "length": length},
@@ -294,7 +295,14 @@ def _grade_and_render(
         error = _("You have used all the attempts for this quiz.")
         status_code = 409
     except grading.AnswerError as exc:
-        error = _("Some answers could not be read: %(detail)s", detail=str(exc))
+        position = next(
+            (n for n, q in enumerate(quiz.questions, 1) if q.id == exc.question_id), None
+        )
+        error = (
+            _("The answer to question %(n)s could not be read: please check it.", n=position)
+            if position
+            else _("Some answers could not be read: please check them.")
+        )
         status_code = 422
     context = _item_context(session, principal, course, quiz.id)
     context.update(
