@@ -201,3 +201,24 @@ def test_route_messages_follow_the_page_language(client: TestClient) -> None:
     page = client.get("/register")
     taken = client.post("/register", data={**data, "csrf_token": csrf(page.text)})
     assert "Ya existe una cuenta con este correo electrónico." in taken.text
+
+
+def test_cached_lesson_pages_carry_each_learners_own_token_and_progress(client: TestClient) -> None:
+    tokens = []
+    for _ in range(2):
+        client.cookies.clear()
+        data = factories.register(client)
+        login(client, data["email"], data["password"])
+        course = client.get(f"/courses/{COURSE}")
+        client.post(f"/courses/{COURSE}/enroll", data={"csrf_token": csrf(course.text)})
+        page = client.get(f"/courses/{COURSE}/items/leccion-1")
+        assert "csrf-slot" not in page.text
+        tokens.append(csrf(page.text))
+        assert tokens[-1] == csrf(client.get("/me").text)  # the token of this session
+        done = client.post(
+            f"/courses/{COURSE}/items/leccion-1/complete", data={"csrf_token": tokens[-1]}
+        )
+        assert done.status_code == 200
+        after = client.get(f"/courses/{COURSE}/items/leccion-1").text
+        assert "/complete" not in after  # marked done: the cached page for this progress
+    assert tokens[0] != tokens[1]

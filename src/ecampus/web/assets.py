@@ -52,6 +52,7 @@ class StaticAssets:
     def __init__(self, directory: Path) -> None:
         self.assets: dict[str, Asset] = {}
         self.hashed: dict[str, Asset] = {}
+        self._urls: dict[str, str] = {}
         for path in sorted(directory.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
                 continue
@@ -70,8 +71,13 @@ class StaticAssets:
             self.hashed[hashed_name(name, digest)] = asset
 
     def url(self, name: str) -> str:
-        asset = self.assets.get(name)
-        return f"/static/{hashed_name(name, asset.digest)}" if asset else f"/static/{name}"
+        """The URL a page links to: the hashed name (computed once; pages ask on every render)."""
+        url = self._urls.get(name)
+        if url is None:
+            asset = self.assets.get(name)
+            url = f"/static/{hashed_name(name, asset.digest)}" if asset else f"/static/{name}"
+            self._urls[name] = url
+        return url
 
     def response(self, request: Request, name: str) -> Response:
         versioned = name in self.hashed

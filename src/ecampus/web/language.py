@@ -18,5 +18,8 @@ class LanguageMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith(("/api/", "/static/")):
-            current_language.set(page_language(Request(scope)))
+            request = Request(scope)
+            language = page_language(request)
+            request.state.language = language  # the page context reuses it
+            current_language.set(language)
         await self.app(scope, receive, send)

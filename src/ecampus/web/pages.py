@@ -30,7 +30,7 @@ def page_context(request: Request) -> dict[str, Any]:
     context = {
         "request": request,
         "user": principal,
-        "lang": page_language(request),
+        "lang": getattr(request.state, "language", None) or page_language(request),
         "csrf_token": csrf_token_for(request),
         "path": request.url.path,
     }

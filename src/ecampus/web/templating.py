@@ -19,6 +19,8 @@ from ecampus.web import i18n
 from ecampus.web.assets import StaticAssets, gzip_body
 
 current_language: ContextVar[str] = ContextVar("current_language", default=i18n.DEFAULT)
+# Stands for the per-session CSRF token in cached pages; replaced on every response.
+_CSRF_SLOT = "csrf-slot-9d1f0c7e"
 
 
 def _gettext(message: str) -> str:
@@ -86,6 +88,7 @@ class Templates:
         self.context_hook: Callable[[Request], dict[str, Any]] | None = None
         self.env.globals["outline"] = self.outline
         self._outlines: dict[tuple[Any, ...], Markup] = {}
+        self._pages: dict[tuple[Any, ...], str] = {}
 
     def outline(self, course: Any, item: Any, state: Any) -> Markup:
         """The course menu beside a lesson, rendered once per course version, language,
@@ -113,6 +116,17 @@ class Templates:
             and not request.headers.get("hx-history-restore-request")
         )
 
+    def _html(self, request: Request, name: str, context: dict[str, Any], block: str | None) -> str:
+        template = self.env.get_template(name)
+        if block and self.wants_fragment(request, block):
+            html = "".join(template.blocks[block](template.new_context(context)))
+            if "title" in template.blocks:
+                # htmx takes the page title from a top-level <title> in the fragment.
+                title = "".join(template.blocks["title"](template.new_context(context)))
+                html = f"<title>{title.strip()} · ecampus</title>\n{html}"
+            return html
+        return template.render(context)
+
     def render(
         self,
         request: Request,
@@ -122,24 +136,35 @@ class Templates:
         status_code: int = 200,
         block: str | None = None,
         headers: dict[str, str] | None = None,
+        cache_key: tuple[Any, ...] | None = None,
     ) -> HTMLResponse:
-        """Render a page, or only its `block` when HTMX asks for a fragment."""
-        template = self.env.get_template(name)
+        """Render a page, or only its `block` when HTMX asks for a fragment.
+
+        With a cache_key that names everything the page shows besides the CSRF token (the
+        hot lesson page: course version, item, progress, role), the HTML is rendered once
+        and the token put in by a string replace.
+        """
         base = self.context_hook(request) if self.context_hook else {}
         full_context = {**base, **context}
-        current_language.set(full_context.get("lang", i18n.DEFAULT))
-        if block and self.wants_fragment(request, block):
-            ctx = template.new_context(full_context)
-            html = "".join(template.blocks[block](ctx))
-            if "title" in template.blocks:
-                # htmx takes the page title from a top-level <title> in the fragment.
-                title = "".join(template.blocks["title"](template.new_context(full_context)))
-                html = f"<title>{title.strip()} · ecampus</title>\n{html}"
+        language = full_context.get("lang", i18n.DEFAULT)
+        current_language.set(language)
+        if cache_key is None:
+            html = self._html(request, name, full_context, block)
         else:
-            html = template.render(full_context)
+            fragment = bool(block and self.wants_fragment(request, block))
+            key = (name, fragment, language, *cache_key)
+            cached = self._pages.get(key)
+            if cached is None:
+                cached = self._html(
+                    request, name, {**full_context, "csrf_token": _CSRF_SLOT}, block
+                )
+                if len(self._pages) >= 2048:
+                    self._pages.clear()
+                self._pages[key] = cached
+            html = cached.replace(_CSRF_SLOT, full_context["csrf_token"])
         all_headers = {
             "cache-control": "no-store",
-            "content-language": full_context.get("lang", i18n.DEFAULT),
+            "content-language": language,
             **(headers or {}),
         }
         body = gzip_body(request, html.encode(), all_headers)

@@ -204,8 +204,12 @@ async def item_page(
     context = await run_in_threadpool(_load_item, state.engine, principal, course, item_id)
     if not context["state"].enrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
-    template = "learning/quiz.html" if context["item"].type == "quiz" else "learning/lesson.html"
-    return templates.render(request, template, context, block="main")
+    item, progress = context["item"], context["state"].progress
+    if item.type == "quiz":
+        return templates.render(request, "learning/quiz.html", context, block="main")
+    # A lesson page depends only on these (and the CSRF token): render it once for all.
+    key = (course.id, course.version, item.id, progress.done, progress.percent, principal.role)
+    return templates.render(request, "learning/lesson.html", context, block="main", cache_key=key)
 
 
 @router.post("/courses/{course_id}/items/{item_id}/complete", dependencies=[FormCsrf])
