@@ -175,6 +175,17 @@ def visible_course(
     return course
 
 
+def require_page_roles(*roles: str):
+    """For browser pages: a login redirect when logged out, a friendly 403 for other roles."""
+
+    async def check(principal: Annotated[Principal, Depends(page_principal)]) -> Principal:
+        if not principal.has_role(*roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Not allowed for your role")
+        return principal
+
+    return check
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
@@ -185,6 +196,8 @@ ApiUser = Annotated[Principal, Depends(api_principal)]
 PageUser = Annotated[Principal, Depends(page_principal)]
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 Author = Annotated[Principal, Depends(require_roles("author", "coordinator"))]
+CoordinatorPage = Annotated[Principal, Depends(require_page_roles("coordinator"))]
+AuthorPage = Annotated[Principal, Depends(require_page_roles("author", "coordinator"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 ApiCsrf = Depends(check_csrf_api)
 FormCsrf = Depends(check_csrf_form)

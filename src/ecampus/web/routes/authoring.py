@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ecampus.courses.catalog import Catalogue
-from ecampus.web.deps import Author, CatalogueDep, PageUser, TemplatesDep
-from ecampus.web.templating import gettext as _
+from ecampus.web.deps import Author, AuthorPage, CatalogueDep, TemplatesDep
 
 router = APIRouter(tags=["authoring"])
 
@@ -66,8 +65,6 @@ async def status_json(principal: Author, catalogue: CatalogueDep) -> dict[str, A
 
 @router.get("/authoring", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(
-    request: Request, principal: PageUser, catalogue: CatalogueDep, templates: TemplatesDep
+    request: Request, principal: AuthorPage, catalogue: CatalogueDep, templates: TemplatesDep
 ) -> HTMLResponse:
-    if not principal.has_role("author", "coordinator"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for course authors."))
     return templates.render(request, "authoring/status.html", authoring_status(catalogue))

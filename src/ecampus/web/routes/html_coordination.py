@@ -6,18 +6,23 @@ import re
 from functools import partial
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from ecampus.accounts.models import InstitutionType
-from ecampus.accounts.tokens import Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.reports.queries import completions, summary
-from ecampus.web.deps import CatalogueDep, FormCsrf, PageUser, SessionDep, TemplatesDep
+from ecampus.web.deps import (
+    CatalogueDep,
+    CoordinatorPage,
+    FormCsrf,
+    SessionDep,
+    TemplatesDep,
+)
 from ecampus.web.routes.api_reports import FiltersDep
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
@@ -39,14 +44,12 @@ FILTER_NAMES = (
 @router.get("/coordinator", response_class=HTMLResponse)
 def dashboard(
     request: Request,
-    principal: PageUser,
+    principal: CoordinatorPage,
     catalogue: CatalogueDep,
     session: SessionDep,
     templates: TemplatesDep,
     filters: FiltersDep,
 ) -> HTMLResponse:
-    if not principal.has_role("coordinator"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for coordinators."))
     titles = {c.id: c.title for c in catalogue.courses.values()}
     groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
     rows = list(completions(session, filters=filters, titles=titles, groups=groups))
@@ -65,11 +68,6 @@ def dashboard(
             "query": urlencode(chosen),
         },
     )
-
-
-def _require_coordinator(principal: Principal) -> None:
-    if not principal.has_role("coordinator"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, _("This page is for coordinators."))
 
 
 def _cohorts_page(
@@ -101,25 +99,23 @@ def _cohorts_page(
 @router.get("/coordinator/cohorts", response_class=HTMLResponse)
 def cohorts_page(
     request: Request,
-    principal: PageUser,
+    principal: CoordinatorPage,
     catalogue: CatalogueDep,
     session: SessionDep,
     templates: TemplatesDep,
 ) -> HTMLResponse:
-    _require_coordinator(principal)
     return _cohorts_page(request, session, catalogue, templates)
 
 
 @router.post("/coordinator/cohorts", dependencies=[FormCsrf])
 async def cohorts_action(
     request: Request,
-    principal: PageUser,
+    principal: CoordinatorPage,
     catalogue: CatalogueDep,
     session: SessionDep,
     templates: TemplatesDep,
 ) -> HTMLResponse:
     """Create a cohort, or enrol a list of emails in a course as members of a cohort."""
-    _require_coordinator(principal)
     form = await request.form()
     values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     request.state.form_values = values
@@ -153,12 +149,11 @@ async def cohorts_action(
 @router.get("/coordinator/certificates", response_class=HTMLResponse)
 def certificates_page(
     request: Request,
-    principal: PageUser,
+    principal: CoordinatorPage,
     session: SessionDep,
     templates: TemplatesDep,
     code: str = "",
 ) -> HTMLResponse:
-    _require_coordinator(principal)
     certificate = certificates.by_code(session, code) if code.strip() else None
     return templates.render(
         request,
@@ -170,10 +165,9 @@ def certificates_page(
 
 @router.post("/coordinator/certificates", dependencies=[FormCsrf])
 async def certificates_action(
-    request: Request, principal: PageUser, session: SessionDep, templates: TemplatesDep
+    request: Request, principal: CoordinatorPage, session: SessionDep, templates: TemplatesDep
 ) -> HTMLResponse:
     """Revoke (with a reason) or reissue a certificate."""
-    _require_coordinator(principal)
     form = await request.form()
     code = str(form.get("code", ""))
     action = str(form.get("action", ""))
