@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine
 
 # Every table module is imported here so that SQLModel.metadata is complete for Alembic.
 from ecampus.accounts import models as _accounts  # noqa: F401
@@ -18,10 +16,6 @@ from ecampus.learning import models as _learning  # noqa: F401
 from ecampus.quizzes import models as _quizzes  # noqa: F401
 
 metadata = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,8 +57,3 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> Engine:
     # At most 20 connections per app process: four workers stay under PostgreSQL's
     # default max_connections of 100.
     return create_engine(url, pool_size=15, max_overflow=5, pool_recycle=1800)
-
-
-def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session

@@ -58,7 +58,6 @@ class Settings:
     default_language: str = "es"
     templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
-    migrations_dir: Path = PACKAGE_DIR / "migrations"
     watch_courses: bool = True
     watch_seconds: float = 2.0
 
@@ -77,10 +76,6 @@ class Settings:
                 "ECAMPUS_SECRET_KEY must be set to a random value of at least 32 characters "
                 "in production (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from ecampus.accounts import passwords
 from ecampus.accounts.models import Role, User
@@ -85,10 +85,6 @@ def update_profile(
     session.add(user)
     session.commit()
     return user
-
-
-def count_users(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(User)).one()
 
 
 def list_users(session: Session, *, limit: int = 500) -> list[User]:

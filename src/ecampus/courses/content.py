@@ -84,10 +84,6 @@ class CourseContent:
         return {module.id: module for module in self.modules}
 
     @cached_property
-    def lesson_ids(self) -> frozenset[str]:
-        return frozenset(i for i, item in self.items.items() if item.type == "lesson")
-
-    @cached_property
     def quizzes(self) -> dict[str, QuizContent]:
         return {i: item for i, item in self.items.items() if isinstance(item, QuizContent)}
 

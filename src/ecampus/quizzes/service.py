@@ -44,20 +44,6 @@ def attempts_used(db: Session | Connection, *, user_id: int, course_id: str, ite
     )
 
 
-def attempts_of(session: Session, *, user_id: int, course_id: str, item_id: str) -> list[Attempt]:
-    return list(
-        session.scalars(
-            select(Attempt)
-            .where(
-                Attempt.user_id == user_id,  # type: ignore[arg-type]
-                Attempt.course_id == course_id,  # type: ignore[arg-type]
-                Attempt.item_id == item_id,  # type: ignore[arg-type]
-            )
-            .order_by(Attempt.number)  # type: ignore[arg-type]
-        )
-    )
-
-
 def remaining(quiz: QuizContent, used: int) -> int | None:
     return None if quiz.max_attempts is None else max(quiz.max_attempts - used, 0)
 
