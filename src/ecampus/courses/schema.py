@@ -302,19 +302,19 @@ class Programme(_Strict):
     )
 
 
+def _json_schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"/schema/{name}.json"
+    schema["title"] = title
+    return schema
+
+
 def course_json_schema() -> dict[str, Any]:
     """The JSON Schema of course.yaml, for editors and CI."""
-    schema = Course.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "/schema/course.json"
-    schema["title"] = "ecampus course (v1)"
-    return schema
+    return _json_schema(Course, "course", "ecampus course (v1)")
 
 
 def programme_json_schema() -> dict[str, Any]:
     """The JSON Schema of courses/programmes/*.yaml."""
-    schema = Programme.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "/schema/programme.json"
-    schema["title"] = "ecampus programme (v1)"
-    return schema
+    return _json_schema(Programme, "programme", "ecampus programme (v1)")
