@@ -26,3 +26,12 @@ def test_pages_link_hashed_assets_cached_for_a_year(client: TestClient) -> None:
     assert client.get("/static/nope.css").status_code == 404
     htmx = client.get(js.group(1)).text
     assert 'version:"2.0.' in htmx  # htmx 2.0.x, vendored
+
+
+def test_pages_carry_security_headers(client: TestClient) -> None:
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
