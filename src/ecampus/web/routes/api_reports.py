@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from ecampus.accounts import service as accounts
 from ecampus.accounts.models import InstitutionType, Role
+from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.reports import export
 from ecampus.reports.queries import COLUMNS, DATE_FIELDS, Filters, completions, summary
@@ -92,6 +93,19 @@ def report_filters(
 FiltersDep = Annotated[Filters, Depends(report_filters)]
 
 
+def report_rows(
+    session: Session, filters: Filters, catalogue: Catalogue
+) -> Iterator[dict[str, Any]]:
+    """Report rows labelled with the current course titles and translation groups."""
+    courses = catalogue.courses.values()
+    return completions(
+        session,
+        filters=filters,
+        titles={c.id: c.title for c in courses},
+        groups={c.id: catalogue.group_key(c.id) for c in courses},
+    )
+
+
 @router.get("/reports/completions")
 def completion_report(
     principal: Coordinator,
@@ -102,8 +116,6 @@ def completion_report(
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
     """One row per enrolment. `since`/`until` are inclusive days (UTC) on `date_field`."""
-    titles = {c.id: c.title for c in catalogue.courses.values()}
-    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     name = f"completions-{filters.course or 'all'}-{stamp}"
     if format == "csv":
@@ -111,16 +123,14 @@ def completion_report(
         def stream() -> Iterator[bytes]:
             # Its own session: the request's may be closed before streaming ends.
             with Session(engine) as own:
-                yield from export.csv_chunks(
-                    completions(own, filters=filters, titles=titles, groups=groups), COLUMNS
-                )
+                yield from export.csv_chunks(report_rows(own, filters, catalogue), COLUMNS)
 
         return StreamingResponse(
             stream(),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{name}.csv"'},
         )
-    rows = completions(session, filters=filters, titles=titles, groups=groups)
+    rows = report_rows(session, filters, catalogue)
     if format == "xlsx":
         data = export.xlsx_bytes(rows, COLUMNS, sheet_name="Completions")
         return Response(
@@ -139,9 +149,7 @@ def completion_report(
 def completion_summary(
     principal: Coordinator, catalogue: CatalogueDep, session: SessionDep, filters: FiltersDep
 ) -> dict[str, Any]:
-    titles = {c.id: c.title for c in catalogue.courses.values()}
-    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
-    return summary(completions(session, filters=filters, titles=titles, groups=groups))
+    return summary(report_rows(session, filters, catalogue))
 
 
 @router.get("/cohorts")

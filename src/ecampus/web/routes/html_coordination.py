@@ -15,7 +15,7 @@ from ecampus.accounts.models import InstitutionType
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
-from ecampus.reports.queries import completions, summary
+from ecampus.reports.queries import summary
 from ecampus.web.deps import (
     CatalogueDep,
     CoordinatorPage,
@@ -23,7 +23,7 @@ from ecampus.web.deps import (
     SessionDep,
     TemplatesDep,
 )
-from ecampus.web.routes.api_reports import FiltersDep
+from ecampus.web.routes.api_reports import FiltersDep, report_rows
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
 
@@ -50,9 +50,7 @@ def dashboard(
     templates: TemplatesDep,
     filters: FiltersDep,
 ) -> HTMLResponse:
-    titles = {c.id: c.title for c in catalogue.courses.values()}
-    groups = {c.id: catalogue.group_key(c.id) for c in catalogue.courses.values()}
-    rows = list(completions(session, filters=filters, titles=titles, groups=groups))
+    rows = list(report_rows(session, filters, catalogue))
     chosen = {k: v for k in FILTER_NAMES if (v := request.query_params.get(k, "").strip())}
     return templates.render(
         request,
