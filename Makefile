@@ -78,9 +78,9 @@ schema: install ## refresh courses/course.schema.json (editors read it through e
 	$(BIN)/ecampus schema > courses/course.schema.json
 
 .PHONY: messages
-messages: install ## extract interface strings and update the translation catalogues
+messages: install ## extract interface strings and update the translation catalogues (their headers, with Plural-Forms, stay)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/ecampus/locale/messages.pot --no-location --omit-header --sort-output src templates
-	$(BIN)/pybabel update -i src/ecampus/locale/messages.pot -d src/ecampus/locale --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i src/ecampus/locale/messages.pot -d src/ecampus/locale --no-fuzzy-matching --ignore-pot-creation-date
 
 .PHONY: bench
 bench: install $(SECRET_FILE) ## measure the lesson page against a bare FastAPI page (needs wrk)
