@@ -8,17 +8,18 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+import anyio
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, exc, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
-from ecampus.db import make_engine
+from ecampus.db import DatabaseBusy, make_engine, make_gate
 from ecampus.learning.refresh import refresh_courses
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     _configure_logging()
     settings.require_safe_secret()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size or None)
     catalogue = Catalogue(root=settings.courses_dir)
 
     @contextlib.asynccontextmanager
@@ -121,6 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue = catalogue
+    app.state.db_gate = make_gate(engine, timeout=settings.db_queue_seconds)
+    # Sessions close in threads of their own, never queued behind requests (see deps).
+    app.state.db_closer = anyio.CapacityLimiter(app.state.db_gate.capacity)
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets)
     app.state.templates.context_hook = pages.page_context
@@ -156,18 +160,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The JSON Schema of courses/programmes/*.yaml."""
         return programme_json_schema()
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, Any]:
-        """200 when the app and its database answer."""
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    @app.get("/healthz", tags=["operations"], response_model=None)
+    async def healthz() -> dict[str, Any] | JSONResponse:
+        """200 when the app and its database answer; 503 with Retry-After when not."""
         try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:  # the point is to report any database failure as 503
-            raise HTTPException(503, f"database unavailable: {type(exc).__name__}") from None
+            async with app.state.db_gate.slot():
+                await run_in_threadpool(ping)
+        except DatabaseBusy:
+            raise
+        except Exception as error:  # the point is to report any database failure as 503
+            return JSONResponse(
+                {"status": "unavailable", "detail": f"database: {type(error).__name__}"},
+                status_code=503,
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+            )
         return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
 
     _install_error_handlers(app)
     return app
+
+
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def _unavailable(request: Request, retry_after: int, why: str) -> Response:
+    """503 with Retry-After: the database is saturated or unreachable, for now."""
+    headers = {"Retry-After": str(retry_after)}
+    if why == "busy":
+        detail = "The server is busy; please try again in a few seconds. Nothing was lost."
+    else:
+        detail = "The database is not answering; please try again in a few seconds."
+    if _is_api(request) or request.url.path.endswith((".pdf", ".json", "/healthz")):
+        return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+    response = pages.error_page(request, 503, "")
+    response.headers.update(headers)
+    return response
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -184,7 +215,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return pages.error_page(request, exc.status_code, str(exc.detail))
+        response = pages.error_page(request, exc.status_code, str(exc.detail))
+        if exc.headers:  # Retry-After on a 429 or 503, WWW-Authenticate...
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -195,6 +229,28 @@ def _install_error_handlers(app: FastAPI) -> None:
             ]
             return JSONResponse({"detail": errors}, status_code=422)
         return pages.error_page(request, 422, "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    @app.exception_handler(DatabaseBusy)
+    async def database_busy(request: Request, error: DatabaseBusy) -> Response:
+        return _unavailable(request, error.retry_after, "busy")
+
+    @app.exception_handler(exc.TimeoutError)
+    async def pool_timeout(request: Request, _error: exc.TimeoutError) -> Response:
+        log.warning("database pool exhausted on %s %s", request.method, request.url.path)
+        return _unavailable(request, UNAVAILABLE_RETRY_SECONDS, "busy")
+
+    @app.exception_handler(exc.OperationalError)
+    @app.exception_handler(exc.InterfaceError)
+    async def database_down(request: Request, error: exc.DBAPIError) -> Response:
+        # Lost connections, a server that is down or restarting, lock time-outs: the request
+        # may succeed again shortly. SQLAlchemy has already invalidated dead connections.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            str(error.orig or error).splitlines()[0][:200],
+        )
+        return _unavailable(request, UNAVAILABLE_RETRY_SECONDS, "unavailable")
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

@@ -60,6 +60,8 @@ class Settings:
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
     watch_courses: bool = True
     watch_seconds: float = 2.0
+    db_queue_seconds: float = 10.0
+    db_pool_size: int = 0  # 0: the default for the database (ecampus.db)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -92,6 +94,8 @@ class Settings:
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
+            db_queue_seconds=_number(env, "ECAMPUS_DB_QUEUE_SECONDS", 10.0, minimum=0.1),
+            db_pool_size=int(_number(env, "ECAMPUS_DB_POOL_SIZE", 0, minimum=0)),
         )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import iterate_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -15,6 +17,7 @@ from ecampus.accounts import tokens
 from ecampus.accounts.tokens import Principal
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent
+from ecampus.db import ConnectionGate
 from ecampus.settings import Settings
 from ecampus.web.templating import Templates
 
@@ -36,6 +39,20 @@ async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+async def get_gate(request: Request) -> ConnectionGate:
+    return request.app.state.db_gate
+
+
+async def gated_stream(
+    gate: ConnectionGate, chunks: Callable[[], Iterator[bytes]]
+) -> AsyncIterator[bytes]:
+    """A streamed body that reads the database: admitted through the gate like a request,
+    its chunks made in worker threads (the database calls never run on the event loop)."""
+    async with gate.slot():
+        async for chunk in iterate_in_threadpool(chunks()):
+            yield chunk
+
+
 async def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
@@ -44,9 +61,21 @@ async def get_templates(request: Request) -> Templates:
     return request.app.state.templates
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A database session for one route call, admitted through the connection gate.
+
+    Waiting for a slot happens on the event loop, so no worker thread ever blocks on the
+    pool, and the session is closed when the route function returns (scope="function"),
+    before the response is sent: a slow client never holds a connection. Closing runs in a
+    thread of its own limiter, as FastAPI does for dependency exits, never queued behind
+    requests that wait for the default thread pool."""
+    state = request.app.state
+    async with state.db_gate.slot():
+        session = Session(state.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await anyio.to_thread.run_sync(session.close, limiter=state.db_closer)
 
 
 def bearer_token(request: Request) -> tuple[str | None, bool]:
@@ -187,10 +216,11 @@ def require_page_roles(*roles: str):
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 TemplatesDep = Annotated[Templates, Depends(get_templates)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+GateDep = Annotated[ConnectionGate, Depends(get_gate)]
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 ApiUser = Annotated[Principal, Depends(api_principal)]
 PageUser = Annotated[Principal, Depends(page_principal)]

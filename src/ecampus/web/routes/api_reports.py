@@ -18,7 +18,16 @@ from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.reports import export
 from ecampus.reports.queries import COLUMNS, DATE_FIELDS, Filters, completions, summary
-from ecampus.web.deps import Admin, ApiCsrf, CatalogueDep, Coordinator, EngineDep, SessionDep
+from ecampus.web.deps import (
+    Admin,
+    ApiCsrf,
+    CatalogueDep,
+    Coordinator,
+    EngineDep,
+    GateDep,
+    SessionDep,
+    gated_stream,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["coordination"])
 
@@ -112,6 +121,7 @@ def completion_report(
     catalogue: CatalogueDep,
     session: SessionDep,
     engine: EngineDep,
+    gate: GateDep,
     filters: FiltersDep,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
@@ -121,12 +131,12 @@ def completion_report(
     if format == "csv":
 
         def stream() -> Iterator[bytes]:
-            # Its own session: the request's may be closed before streaming ends.
+            # Its own session: the request's is closed before streaming starts.
             with Session(engine) as own:
                 yield from export.csv_chunks(report_rows(own, filters, catalogue), COLUMNS)
 
         return StreamingResponse(
-            stream(),
+            gated_stream(gate, stream),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": f'attachment; filename="{name}.csv"'},
         )

@@ -201,7 +201,8 @@ async def item_page(
     state = request.app.state
     templates: Templates = state.templates
     course = visible_course(course_id, request, state.catalogue, principal)
-    context = await run_in_threadpool(_load_item, state.engine, principal, course, item_id)
+    async with state.db_gate.slot():
+        context = await run_in_threadpool(_load_item, state.engine, principal, course, item_id)
     if not context["state"].enrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
     item, progress = context["item"], context["state"].progress

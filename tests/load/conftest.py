@@ -1,0 +1,150 @@
+"""A real uvicorn server on SQLite or PostgreSQL, for tests that need real concurrency.
+
+The TestClient runs one request at a time; a freeze under concurrency, a pool exhausted by
+requests waiting for threads, or a database outage only shows against a served app."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from ecampus import dbmigrate
+from ecampus.accounts import passwords
+from ecampus.accounts.models import User
+from ecampus.db import make_engine
+from tests.conftest import FIXTURE_COURSES, SECRET, fresh_postgres_database
+
+STARTUP_SECONDS = 60.0
+PASSWORD = "concurrency-password-123"
+
+
+@dataclass
+class Served:
+    base_url: str
+    database_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    learners: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-6000:]
+        except OSError:
+            return "(no server log)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def make_learners(database_url: str, count: int) -> list[str]:
+    """Learner accounts sharing one password hash (hashing each would take seconds)."""
+    engine = make_engine(database_url)
+    emails = [f"load{n}@example.org" for n in range(count)]
+    password_hash = passwords.hash_password(PASSWORD)
+    try:
+        with Session(engine) as session:
+            for email in emails:
+                session.add(
+                    User(
+                        email=email,
+                        password_hash=password_hash,
+                        full_name=f"Participante {email.split('@')[0]}",
+                        institution="Instituto",
+                        institution_type="government",
+                        country="GT",
+                    )
+                )
+            session.commit()
+    finally:
+        engine.dispose()
+    return emails
+
+
+@contextlib.contextmanager
+def serve(folder: Path, database_url: str, *, learners: int, **env_extra: str) -> Iterator[Served]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ECAMPUS_ENV": "test",
+        "ECAMPUS_SECRET_KEY": SECRET,
+        "ECAMPUS_DATABASE_URL": database_url,
+        "ECAMPUS_COURSES_DIR": str(FIXTURE_COURSES),
+        "ECAMPUS_BASE_URL": base_url,
+        "ECAMPUS_WATCH_COURSES": "false",
+        "PYTHONUNBUFFERED": "1",
+        **env_extra,
+    }
+    emails = make_learners(database_url, learners)
+    log_path = folder / f"server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    served = Served(base_url, database_url, log_path, process, emails)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not healthy(f"{base_url}/healthz"):
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{served.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"/healthz did not answer in {STARTUP_SECONDS:.0f} s:\n{served.log()}")
+            time.sleep(0.2)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("load")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            database_url = f"sqlite:///{folder / 'load.db'}"
+            dbmigrate.upgrade(database_url)
+        else:
+            database_url = stack.enter_context(fresh_postgres_database())
+        yield stack.enter_context(serve(folder, database_url, learners=10))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the tail of the server's log to a failing test's report."""
+    report = yield
+    server = item.funcargs.get("served") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(server, Served):
+        report.sections.append(("server log (tail)", server.log()))
+    return report
