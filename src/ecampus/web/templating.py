@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,9 @@ def _number(value: float | int | None, digits: int = 1) -> str:
 def _percent(value: float | int | None) -> str:
     if value is None:
         return "—"
-    return format_percent(value / 100, locale=i18n.locale(current_language.get()))
+    # Half up, like the certificate PDF (Babel alone would print 92.5 as 92 %).
+    rounded = Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return format_percent(rounded / 100, locale=i18n.locale(current_language.get()))
 
 
 class Templates:
