@@ -15,10 +15,18 @@ from __future__ import annotations
 import re
 
 import pytest
+from babel.numbers import format_decimal
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ContextFactory, LiveServer
-from tests.browser.helpers import COURSE_ID, COURSE_TITLE, PASSWORD, course, unique_email
+from tests.browser.conftest import ContextFactory, LiveServer, People, sign_in
+from tests.browser.helpers import (
+    COURSE_ID,
+    COURSE_TITLE,
+    PASSWORD,
+    course,
+    register_learner,
+    unique_email,
+)
 from tests.browser.page_types import FIRST_QUIZ, submit_wrong_answers
 from tests.messages import ROOT, SPANISH, catalogue, catalogues, foreign_messages, source_messages
 from tests.messages import texts as _texts
@@ -177,3 +185,54 @@ def test_the_language_switch_turns_the_interface_to_english_and_back(
     page.get_by_role("link", name="Español").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
     assert_one_language(page, "the catalogue switched back")
+
+
+COUNTS = {
+    "es": ("{n} cursos", "{hours} horas · {modules} módulos · {items} elementos",
+           "{hours} horas", "Le quedan {n} intentos."),
+    "en": ("{n} courses", "{hours} hours · {modules} modules · {items} items",
+           "{hours} hours", "{n} attempts left."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_counts_read_in_the_interface_language(
+    browser_context: ContextFactory, live_server: LiveServer, people: People, language: str
+) -> None:
+    """Several courses, 4.5 hours, modules and items, attempts left: never 1 of each, so that
+    every plural form a reader meets is on the page (Spanish has one, many and other)."""
+    courses, outline, hours_text, attempts = COUNTS[language]
+    content = course()
+    hours = format_decimal(content.hours, locale=language)
+    assert "." in str(content.hours), "the course should have hours with decimals"
+    context = browser_context(locale="es-GT" if language == "es" else "en-US")
+    learner = register_learner(live_server.base_url, prefix=f"counts-{language}")
+    learner.api.call("POST", f"/api/v1/courses/{COURSE_ID}/enroll")
+    sign_in(context, live_server.base_url, learner)
+    page = context.new_page()
+    page.goto(f"/lang/{language}?next=/")
+    expect(page.locator("html")).to_have_attribute("lang", language)
+
+    shown = page.get_by_text(re.compile("^" + courses.format(n=r"(\d+)") + "$"))
+    expect(shown).to_be_visible()
+    assert int(shown.inner_text().split()[0]) > 1
+    expect(page.get_by_text(hours_text.format(hours=hours)).first).to_be_visible()
+    assert_one_language(page, "the catalogue with several courses")
+
+    page.goto(f"/courses/{COURSE_ID}")
+    modules, items = len(content.modules), len(content.order)
+    expect(
+        page.get_by_text(outline.format(hours=hours, modules=modules, items=items))
+    ).to_be_visible()
+    assert_one_language(page, "the course page")
+
+    page.goto(f"/courses/{COURSE_ID}/items/{FIRST_QUIZ}")
+    expect(page.get_by_text(attempts.format(n=3))).to_be_visible()
+    assert_one_language(page, "the quiz with 3 attempts left")
+    submit_wrong_answers(page)
+    expect(page.get_by_text(attempts.format(n=2))).to_be_visible()
+    assert_one_language(page, "the quiz with 2 attempts left")
+
+    page.goto(f"/verify/{people.certificate}")
+    expect(page.get_by_text(hours_text.format(hours=hours), exact=True)).to_be_visible()
+    assert_one_language(page, "the verification page")
