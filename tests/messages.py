@@ -17,7 +17,7 @@ LOCALE = ROOT / "src" / "ecampus" / "locale"
 TEMPLATE = LOCALE / "messages.pot"
 SPANISH = LOCALE / "es" / "LC_MESSAGES" / "messages.po"
 ENGLISH = LOCALE / "en" / "LC_MESSAGES" / "messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_ngettext": (1, 2)}
 
 
 def texts(message_id: object) -> tuple[str, ...]:

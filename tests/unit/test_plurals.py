@@ -114,7 +114,7 @@ def test_every_plural_message_renders_in_the_readers_language(language: str, n: 
         ("es", 1, "1 hora"),
         ("es", 4.5, "4,5 horas"),
         ("es", 0.5, "0,5 horas"),
-        ("es", 1_000_000, "1.000.000 horas"),
+        ("es", 1_000_000, "1.000.000 de horas"),
         ("es", Decimal("30"), "30 horas"),
         ("en", 1, "1 hour"),
         ("en", 4.5, "4.5 hours"),
