@@ -9,9 +9,10 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from fastapi.testclient import TestClient
 
+from ecampus.accounts.models import Role
 from tests import factories
 from tests.messages import foreign_messages
 from tests.web.test_pages import login
@@ -149,3 +150,11 @@ def test_pages_with_counts_speak_the_readers_language(
     assert hours in verification
     page(client, "/me", language)
     page(client, f"/courses/{COURSE}", language)
+
+    email = f"coordinator-{language}@example.org"
+    factories.staff(client, Role.coordinator, email=email, language=language)
+    login(client, email, factories.profile()["password"])
+    report = page(client, f"/coordinator?course={COURSE}", language)
+    done = " ".join(format_percent(1, locale=language).split())
+    assert f"Ana Lucía Pérez {data['email']}" in report
+    assert done in report.split(data["email"], 1)[1]
