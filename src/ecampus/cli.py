@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,19 +61,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.paths] or [_settings().courses_dir]
     result = load_catalogue([p for p in paths if p.exists()], render=False)
-    missing = [Problem(p, 1, 1, "no such file or folder") for p in paths if not p.exists()]
+    missing = [
+        Problem(p, 1, 1, Message(N_("no such file or folder"))) for p in paths if not p.exists()
+    ]
     problems = missing + [p for p in result.problems if args.warnings or p.severity == "error"]
     cwd = Path.cwd()
     if args.format == "json":
         print(
             json.dumps(
                 [
+def _validate_language(requested: str | None) -> str:
+    """--lang, else the environment's locale, else the project's default language."""
+    from ecampus import i18n
+
+    if requested:
+        return requested
+    default = os.environ.get("ECAMPUS_DEFAULT_LANGUAGE") or i18n.DEFAULT
+    return i18n.language_from_environment(default=default)
+
+
                     {
-                        "file": p.format(cwd).split(":", 1)[0],
+                        "file": str(p.shown_file(cwd)),
+    from ecampus.i18n import N_, Message, lazy_ngettext, render
                         "line": p.line,
+    language = _validate_language(args.lang)
                         "column": p.column,
                         "severity": p.severity,
-                        "message": p.message,
+                        "message": render(p.text, language),
+                        "hint": p.hint.render(language) if p.hint else None,
                     }
                     for p in problems
                 ],
@@ -82,14 +98,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     else:
         for problem in problems:
-            print(problem.format(cwd))
+            print(problem.format(cwd, language))
     errors = len(result.errors) + len(missing)
     if args.format == "text":
-        count = result.checked
-        summary = (
-            f"{errors} error(s), {sum(p.severity == 'warning' for p in result.problems)} warning(s)"
+        warnings = sum(p.severity == "warning" for p in result.problems)
+        summary = Message(
+            N_("%(courses)s: %(counts)s"),
+            {
+                "courses": lazy_ngettext(
+                    "checked %(num)s course", "checked %(num)s courses", result.checked
+                ),
+                "counts": Message(
+                    N_("errors: %(errors)s, warnings: %(warnings)s"),
+                    {"errors": errors, "warnings": warnings},
+                ),
+            },
         )
-        print(f"checked {count} course(s): {summary}", file=sys.stderr)
+        print(summary.render(language), file=sys.stderr)
     if errors or (args.strict and result.problems):
         return 1
     return 0
@@ -290,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--full-name", required=True)
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    validate.add_argument(
+        "--lang",
+        choices=("es", "en"),
+        default=None,
+        help="language of the messages (default: from LC_ALL, LC_MESSAGES or LANG, else "
+        "ECAMPUS_DEFAULT_LANGUAGE, else es)",
     )
     create.add_argument("--institution", default="")
     create.add_argument(

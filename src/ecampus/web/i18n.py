@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 from functools import lru_cache
-from pathlib import Path
 
-from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import NullTranslations, Translations
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-SUPPORTED = ("es", "en")
-DEFAULT = "es"
+# The catalogues themselves are domain-neutral (the validator speaks the reader's language
+# too); this module adds what pages need: negotiation, plurals of decimals, numbers.
+from ecampus.i18n import DEFAULT, LOCALE_DIR, SUPPORTED, locale, translations
 
-
-@lru_cache(maxsize=8)
-def translations(language: str) -> NullTranslations:
-    """The compiled catalogue of a language (compiled from its .po in memory, once)."""
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    if not po.is_file():
-        return NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
-
-
-@lru_cache(maxsize=8)
-def locale(language: str) -> Locale:
-    try:
-        return Locale.parse(language)
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse(DEFAULT)
+__all__ = [
+    "DEFAULT",
+    "LOCALE_DIR",
+    "SUPPORTED",
+    "format_number",
+    "locale",
+    "negotiate",
+    "plural_count",
+    "translations",
+]
 
 
 def plural_count(value: float | Decimal, language: str) -> int:
