@@ -56,9 +56,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_language(requested: str | None) -> str:
+    """--lang, else the environment's locale, else the project's default language."""
+    from ecampus import i18n
+
+    if requested:
+        return requested
+    default = os.environ.get("ECAMPUS_DEFAULT_LANGUAGE") or i18n.DEFAULT
+    return i18n.language_from_environment(default=default)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from ecampus.courses.loader import Problem, load_catalogue
+    from ecampus.i18n import N_, Message, lazy_ngettext, render
 
+    language = _validate_language(args.lang)
     paths = [Path(p) for p in args.paths] or [_settings().courses_dir]
     result = load_catalogue([p for p in paths if p.exists()], render=False)
     missing = [
@@ -70,21 +82,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 [
-def _validate_language(requested: str | None) -> str:
-    """--lang, else the environment's locale, else the project's default language."""
-    from ecampus import i18n
-
-    if requested:
-        return requested
-    default = os.environ.get("ECAMPUS_DEFAULT_LANGUAGE") or i18n.DEFAULT
-    return i18n.language_from_environment(default=default)
-
-
                     {
                         "file": str(p.shown_file(cwd)),
-    from ecampus.i18n import N_, Message, lazy_ngettext, render
                         "line": p.line,
-    language = _validate_language(args.lang)
                         "column": p.column,
                         "severity": p.severity,
                         "message": render(p.text, language),
@@ -278,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-warnings", dest="warnings", action="store_false", help="print errors only"
     )
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.add_argument(
+        "--lang",
+        choices=("es", "en"),
+        default=None,
+        help="language of the messages (default: from LC_ALL, LC_MESSAGES or LANG, else "
+        "ECAMPUS_DEFAULT_LANGUAGE, else es)",
+    )
     validate.set_defaults(func=cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of course.yaml")
@@ -315,13 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--full-name", required=True)
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
-    )
-    validate.add_argument(
-        "--lang",
-        choices=("es", "en"),
-        default=None,
-        help="language of the messages (default: from LC_ALL, LC_MESSAGES or LANG, else "
-        "ECAMPUS_DEFAULT_LANGUAGE, else es)",
     )
     create.add_argument("--institution", default="")
     create.add_argument(
