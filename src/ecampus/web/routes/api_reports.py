@@ -12,6 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, EmailStr, Field
 from sqlmodel import Session
 
+from ecampus import countries
 from ecampus.accounts import service as accounts
 from ecampus.accounts.models import InstitutionType, Role
 from ecampus.courses.catalog import Catalogue
@@ -66,9 +67,12 @@ def report_filters(
     date_field: Annotated[str, Query(description=" or ".join(DATE_FIELDS))] = "enrolled_at",
 ) -> Filters:
     """Empty parameters mean "any", so a filter form can send every field as it is."""
-    country = country.strip().upper()
-    if country and not (len(country) == 2 and country.isalpha()):
-        raise _invalid("`country` must be an ISO 3166-1 alpha-2 code, e.g. GT")
+    code = countries.normalise(country) if country.strip() else ""
+    if code is None:
+        raise _invalid(
+            "`country` must be an ISO 3166-1 alpha-2 country code such as GT or HN, "
+            f"not {country.strip()[:40]!r}"
+        )
     kinds = {t.value for t in InstitutionType}
     if institution_type and institution_type not in kinds:
         raise _invalid(f"`institution_type` must be one of {', '.join(sorted(kinds))}")
@@ -82,7 +86,7 @@ def report_filters(
         course=course.strip() or None,
         courses=(tuple(v.id for v in catalogue.variants(group)) or (group,)) if group else (),
         cohort=cohort.strip() or None,
-        country=country or None,
+        country=code or None,
         institution_type=institution_type or None,
         since=first,
         until=last,

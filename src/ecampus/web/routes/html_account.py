@@ -10,9 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from ecampus import countries
 from ecampus.accounts import service as accounts
 from ecampus.accounts.models import InstitutionType, User
-from ecampus.accounts.schemas import COUNTRY_CODES, LANGUAGES, RegisterIn
+from ecampus.accounts.schemas import LANGUAGES, RegisterIn
 from ecampus.settings import Settings
 from ecampus.web import i18n
 from ecampus.web.deps import (
@@ -57,17 +58,9 @@ def login_response(settings: Settings, user: User, target: str) -> Response:
     return response
 
 
-def countries(language: str) -> list[tuple[str, str]]:
-    names = i18n.locale(language).territories
-    return sorted(
-        ((code, str(names.get(code, code))) for code in COUNTRY_CODES),
-        key=lambda c: c[1].casefold(),
-    )
-
-
 def form_choices(language: str) -> dict[str, Any]:
     return {
-        "countries": countries(language),
+        "countries": countries.choices(language),
         "institution_types": [t.value for t in InstitutionType],
         "languages": LANGUAGES,
     }
@@ -238,7 +231,7 @@ async def save_profile(
                 "values": {**user.model_dump(), **values},
                 "errors": _field_errors(exc),
                 "saved": False,
-                **form_choices(user.language),
+                **form_choices(page_language(request)),
             },
             status_code=422,
         )
