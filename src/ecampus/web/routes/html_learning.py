@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from ecampus.accounts.tokens import Principal
 from ecampus.certificates import service as certificates
-from ecampus.courses import schema
+from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.learning import completion
@@ -38,7 +38,7 @@ router = APIRouter(include_in_schema=False)
 LENGTHS = {"short": (0, 5), "medium": (5, 20), "long": (20, 100000)}
 
 
-def _matches(course: CourseContent, q: str, language: str, topic: str, length: str) -> bool:
+def _matches(course: CourseContent, language: str, topic: str, length: str) -> bool:
     if language and course.language != language:
         return False
     if topic and topic not in course.topics:
@@ -47,11 +47,6 @@ def _matches(course: CourseContent, q: str, language: str, topic: str, length: s
         low, high = LENGTHS[length]
         if not low <= course.hours < high:
             return False
-    if q:
-        haystack = " ".join((course.title, course.summary, *course.topics)).casefold()
-        return all(word in haystack for word in grading.normalise_text(q).split()) or all(
-            word in grading.normalise_text(haystack) for word in grading.normalise_text(q).split()
-        )
     return True
 
 
@@ -66,8 +61,10 @@ def catalogue_page(
     length: str = "",
 ) -> HTMLResponse:
     published = list(catalogue.published())
-    matching = [c for c in published if _matches(c, q.strip(), language, topic, length)]
-    shown, also = _one_per_translation(catalogue, matching, page_language(request))
+    found = search.search((c for c in published if _matches(c, language, topic, length)), q)
+    shown, also = _one_per_translation(
+        catalogue, [m.course for m in found], page_language(request)
+    )
     return templates.render(
         request,
         "catalogue/index.html",
@@ -81,6 +78,8 @@ def catalogue_page(
             "languages": sorted({c.language for c in published}),
             "topics": sorted({t for c in published for t in c.topics}),
             "filters": {"q": q, "language": language, "topic": topic, "length": length},
+            # Lessons that hold the words, for courses whose description does not.
+            "found_in": {m.course.id: m for m in found if m.lessons and not m.in_details},
         },
         block="results",
     )
