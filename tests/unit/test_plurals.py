@@ -17,9 +17,11 @@ from babel.messages.checkers import num_plurals, python_format
 from babel.messages.plurals import get_plural
 from babel.plural import to_gettext
 
+from ecampus.certificates.pdf import LABELS, _hours_text
 from ecampus.web import i18n
-from ecampus.web.templating import current_language, ngettext
-from tests.messages import LOCALE, catalogue, extracted, foreign_messages
+from ecampus.web.assets import StaticAssets
+from ecampus.web.templating import Templates, current_language, ngettext
+from tests.messages import LOCALE, ROOT, catalogue, extracted, foreign_messages
 
 LANGUAGES = ("es", "en")
 COUNTS = (0, 1, 2, 5, 21, 1_000_000)
@@ -131,3 +133,30 @@ def test_counts_with_decimals_take_the_cldr_plural(
         assert ngettext("%(num)s hour", "%(num)s hours", hours) == expected
     finally:
         current_language.reset(token)
+
+
+@pytest.mark.parametrize(
+    ("language", "hours", "expected"),
+    [
+        ("es", 1, "1 hora"),
+        ("es", 1.25, "1,25 horas"),
+        ("es", 0.5, "0,5 horas"),
+        ("es", 1234, "1.234 horas"),
+        ("en", 1, "1 hour"),
+        ("en", 1.25, "1.25 hours"),
+        ("en", 1234, "1,234 hours"),
+    ],
+)
+def test_the_hours_macro_writes_hours_as_the_certificate_does(
+    language: str, hours: float, expected: str
+) -> None:
+    templates = Templates(ROOT / "templates", StaticAssets(ROOT / "static"))
+    macro = templates.env.from_string('{% from "macros/ui.html" import hours %}{{ hours(h) }}')
+    token = current_language.set(language)
+    try:
+        shown = macro.render(h=hours)
+    finally:
+        current_language.reset(token)
+    assert shown == expected
+    certificate = _hours_text(hours, language=language, labels=LABELS[language])
+    assert certificate.replace("\u00a0", " ") == expected
