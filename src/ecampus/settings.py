@@ -60,6 +60,8 @@ class Settings:
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
     watch_courses: bool = True
     watch_seconds: float = 2.0
+    # Who learners ask for another quiz attempt (an email, a web address or a short text).
+    support_contact: str = ""
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -92,6 +94,7 @@ class Settings:
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
+            support_contact=(env.get("ECAMPUS_SUPPORT_CONTACT") or "").strip(),
         )
 
 

@@ -19,6 +19,7 @@ from ecampus.learning import completion
 from ecampus.learning import service as learning
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
+from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web.deps import (
     CatalogueDep,
     FormCsrf,
@@ -122,7 +123,12 @@ def _course_context(
         if principal and state and state.progress.completed
         else None
     )
-    return {"course": course, "state": state, "certificate": certificate}
+    blocked = (
+        blocking_quiz(session, user_id=principal.user_id, course=course, progress=state.progress)
+        if principal and state and state.enrolled
+        else None
+    )
+    return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
 
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
