@@ -109,6 +109,9 @@ class Message:
     def __str__(self) -> str:
         return self.render(None)
 
+    def __hash__(self) -> int:  # the params mapping is not hashable; its contents are
+        return hash((self.msgid, self.plural, self.count, tuple(sorted(self.params.items()))))
+
 
 def _shown(value: Any, language: str | None) -> str:
     if isinstance(value, Message):

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecampus.courses import hours, markdown, schema, yamlnodes
+from ecampus.courses import hours, markdown, schema, yamlhints, yamlnodes
 from ecampus.courses.content import (
     CourseContent,
     LessonContent,
@@ -43,6 +43,14 @@ class LoadResult:
 _TAG_SEGMENTS = {"lesson", "quiz", *schema.QUESTION_TYPES}
 
 
+def _is_tag(segment: str, current: Any) -> bool:
+    """Whether a location segment is the tag of the union member that `current` is (an item's
+    or question's type), not a key: an option's missing `text` is a key."""
+    if segment not in _TAG_SEGMENTS:
+        return False
+    return not isinstance(current, dict) or current.get("type", "lesson") == segment
+
+
 def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     """Drop pydantic's union tags and validator names from an error location."""
     path: list[str | int] = []
@@ -53,7 +61,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
         if in_mapping or in_list:
             path.append(segment)
             current = current[segment]
-        elif isinstance(segment, str) and (segment in _TAG_SEGMENTS or "[" in segment):
+        elif isinstance(segment, str) and (_is_tag(segment, current) or "[" in segment):
             continue
         else:
             path.append(segment)
@@ -180,7 +188,13 @@ def _validation_problems(
             line, col = located.position(path[:-1])
         else:
             line, col = located.position(path, key=kind == "extra_forbidden")
-        yield Problem(file, line, col, _describe(error, path, _fields_at(path, located.data)))
+        message = _describe(error, path, _fields_at(path, located.data))
+        hint = None
+        if kind in ("string_type", "extra_forbidden") and path:
+            hint = yamlhints.value_hint(
+                located.text, line, str(path[-1]), kind == "extra_forbidden"
+            )
+        yield Problem(file, line, col, message, hint=hint)
 
 
 def _read_yaml(file: Path, problems: list[Problem]) -> yamlnodes.Located | None:

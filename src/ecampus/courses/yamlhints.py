@@ -215,3 +215,46 @@ def tag_hint(text: str, at: Position) -> Message | None:
     return Message(
         N_("a value cannot start with %(char)s in YAML; %(fix)s"), {"char": "!", "fix": quote}
     )
+
+
+def value_hint(text: str, line_number: int, key: str, unknown_key: bool) -> Message | None:
+    """Hints for well-formed YAML that does not say what the author meant: a text value
+    read as a number, true/false or a comment, or an entry split by `: ` into a key."""
+    line = _line(text, line_number)
+    match = _KEY_LINE.match(line)
+    if unknown_key:
+        # e.g. `- Sí: claro` in a list of options reads as a mapping {Sí: claro}.
+        if match is None or not match.group("indent").strip().startswith("-"):
+            return None
+        entry = line[len(match.group("indent")) :].rstrip()
+        indent = match.group("indent")
+        return Message(
+            N_("an entry that contains “: ” must be in quotes: %(example)s"),
+            {"example": f"{indent.strip()} {_quoted(entry)}"},
+        )
+    if match is None or match.group("key").strip() != key:
+        return None
+    value = line[match.end() :].rstrip()
+    if value.startswith("#"):
+        return Message(
+            N_("in YAML, # after a space starts a comment, so %(what)s is empty; %(fix)s"),
+            {
+                "what": _what(key),
+                "fix": Message(
+                    N_("put %(what)s in quotes: %(example)s"),
+                    {"what": _what(key), "example": f"{key}: {_quoted(value)}"},
+                ),
+            },
+        )
+    if value and value[0] not in "'\"[{|>":
+        return Message(
+            N_("YAML reads %(value)s as a number or true/false; %(fix)s"),
+            {
+                "value": value,
+                "fix": Message(
+                    N_("put %(what)s in quotes: %(example)s"),
+                    {"what": _what(key), "example": f"{key}: {_quoted(value)}"},
+                ),
+            },
+        )
+    return None

@@ -65,6 +65,7 @@ class Located:
     values: dict[Path, Position] = field(default_factory=dict)
     keys: dict[Path, Position] = field(default_factory=dict)
     duplicates: list[tuple[Position, str]] = field(default_factory=list)
+    text: str = ""  # the source, for hints that quote a line
 
     def position(self, path: Path, *, key: bool = False) -> Position:
         """The position of a path, falling back to its nearest known ancestor."""
@@ -178,7 +179,7 @@ def load(text: str) -> Located:
         raise YamlSyntaxError(
             Message(N_("YAML syntax error: %(problem)s"), {"problem": str(exc)}), (1, 1)
         ) from None
-    located = Located(data=None)
+    located = Located(data=None, text=text)
     if node is None:
         return located
     try:

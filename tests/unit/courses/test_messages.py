@@ -248,3 +248,30 @@ def test_a_broken_course_yaml_in_a_folder_of_courses(tmp_path: Path) -> None:
         "c/course.yaml:2:9: error de sintaxis YAML: aquí no se admite un valor con «clave:». "
         'Sugerencia: ponga el título entre comillas: title: "A: B"'
     )
+
+
+def test_well_formed_yaml_that_reads_otherwise_gets_a_hint(tmp_path: Path) -> None:
+    text = (
+        VALID.replace("title: Curso", "title: #5 tema", 1)
+        .replace("summary: Resumen.", "summary: 2024")
+        .replace("options: [Sí, No]", "options:\n              - Sí: claro\n              - No")
+    )
+    _content, problems = load_course(write_course(tmp_path, text))
+    shown = {(p.line, p.message): p.hint for p in problems}
+    title = shown[(2, "title: must be text")]
+    assert title is not None
+    assert title.render("es") == (
+        "en YAML, # tras un espacio inicia un comentario, así que el título se queda sin valor; "
+        'ponga el título entre comillas: title: "#5 tema"'
+    )
+    summary = shown[(4, "summary: must be text")]
+    assert summary is not None
+    assert summary.render("en") == (
+        'YAML reads 2024 as a number or true/false; put the summary in quotes: summary: "2024"'
+    )
+    option = shown[(22, "unknown key 'Sí'")]
+    assert option is not None
+    assert (
+        option.render("es") == 'un elemento que contiene «: » debe ir entre comillas: - "Sí: claro"'
+    )
+    assert (22, "missing required key 'text'") in shown  # not "missing required key '0'"
