@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from ecampus.courses.content import CourseContent, LessonContent
 from ecampus.courses.textmatch import normalise_text
 
-EXCERPT_BEFORE = 60  # characters of context shown before a match
-EXCERPT_AFTER = 120  # and after it
+EXCERPT_BEFORE = 40  # characters of context shown before a match
+EXCERPT_AFTER = 90  # and after it
 LESSONS_SHOWN = 3  # matching lessons listed per course
 _CACHE_SIZE = 512  # indexed course versions kept (a reload adds one per changed course)
 
