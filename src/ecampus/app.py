@@ -131,6 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def static(name: str, request: Request) -> Response:
         return assets.response(request, name)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon(request: Request) -> Response:
+        # Pages name their icons; browsers still ask here when they open a PDF or JSON URL.
+        return assets.response(request, "favicon.ico")
+
     # Routes are matched in order: the lesson pages, the hot path, come first.
     for module in (
         html_learning,

@@ -36,3 +36,11 @@ def test_pages_name_their_icons_under_hashed_names(client: TestClient) -> None:
 
     touch = Image.open(io.BytesIO(client.get(touch_url.group(1)).content))
     assert (touch.format, touch.size, touch.mode) == ("PNG", (180, 180), "RGB")  # opaque
+
+
+def test_the_icon_answers_at_the_root_too(client: TestClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert response.headers["cache-control"] == "public, max-age=3600"
+    assert Image.open(io.BytesIO(response.content)).format == "ICO"
