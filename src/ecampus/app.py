@@ -37,6 +37,7 @@ from ecampus.web.routes import (
     html_learning,
     media,
 )
+from ecampus.web.sessions import SessionRenewalMiddleware
 from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates.context_hook = pages.page_context
 
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(SessionRenewalMiddleware)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:

@@ -207,7 +207,33 @@ def cmd_users_role(args: argparse.Namespace) -> int:
     if user is None:
         print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
         return 1
-    print(f"{user.email} is now {user.role} (from their next login)")
+    print(f"{user.email} is now {user.role} (from their next request)")
+    return 0
+
+
+def cmd_users_access(args: argparse.Namespace) -> int:
+    """deactivate: no sign-in, every session refused at once; reactivate: sign-in again."""
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.accounts import sessions
+    from ecampus.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            user = accounts.get_by_email(session, args.email)
+            if user is None:
+                print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
+                return 1
+            if args.action == "deactivate":
+                sessions.deactivate(session, user=user)
+                print(f"{user.email} is deactivated: signed out everywhere, cannot sign in")
+            else:
+                sessions.reactivate(session, user=user)
+                print(f"{user.email} may sign in again")
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -336,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("email")
     role.add_argument("role", choices=("learner", "author", "coordinator", "admin"))
     role.set_defaults(func=cmd_users_role)
+    for action, text in (
+        ("deactivate", "stop an account from signing in and end its sessions at once"),
+        ("reactivate", "let a deactivated account sign in again"),
+    ):
+        access = user_commands.add_parser(action, help=text)
+        access.add_argument("email")
+        access.set_defaults(func=cmd_users_access, action=action)
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
 

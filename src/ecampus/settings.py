@@ -53,7 +53,8 @@ class Settings:
     environment: str = "development"
     courses_dir: Path = Path("courses")
     base_url: str = "http://127.0.0.1:8000"
-    token_minutes: int = 60 * 24 * 7
+    token_minutes: int = 60 * 12
+    session_hours: float = 24 * 7
     cookie_secure: bool = False
     default_language: str = "es"
     templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
@@ -89,7 +90,8 @@ class Settings:
             environment=env.get("ECAMPUS_ENV") or "production",
             courses_dir=Path(env.get("ECAMPUS_COURSES_DIR") or "courses").resolve(),
             base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 24 * 7, minimum=1)),
+            token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 12, minimum=1)),
+            session_hours=_number(env, "ECAMPUS_SESSION_HOURS", 24 * 7, minimum=1),
             cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),

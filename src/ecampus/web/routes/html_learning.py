@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from sqlmodel import Session
 
-from ecampus.accounts.tokens import Principal
+from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
@@ -23,10 +23,13 @@ from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web.deps import (
     CatalogueDep,
     FormCsrf,
+    LoginRequired,
     MaybeUser,
+    PageClaims,
     PageUser,
     SessionDep,
     TemplatesDep,
+    accept_session,
     visible_course,
 )
 from ecampus.web.pages import page_language
@@ -162,13 +165,18 @@ def enroll(
 
 
 def _item_context(
-    db: Session | Connection, principal: Principal, course: CourseContent, item_id: str
+    db: Session | Connection,
+    principal: Principal,
+    course: CourseContent,
+    item_id: str,
+    state: learning.CourseState | None = None,
 ) -> dict[str, Any]:
     """Everything an item page shows; all of its database work happens here."""
     item = course.items.get(item_id)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
-    state = learning.course_state(db, user_id=principal.user_id, course=course)
+    if state is None:
+        state = learning.course_state(db, user_id=principal.user_id, course=course)
     previous, following = course.neighbours(item.id)
     context: dict[str, Any] = {
         "course": course,
@@ -189,31 +197,47 @@ def _item_context(
 
 
 def _load_item(
-    engine: Engine, principal: Principal, course: CourseContent, item_id: str
-) -> dict[str, Any]:
+    request: Request, claims: Claims, course: CourseContent, item_id: str
+) -> dict[str, Any] | None:
+    """The page's database work: the session check (live, active, role) and the learner's
+    state in one query (a quiz adds its attempt count). None when the session is over."""
+    app = request.app.state
+    if item_id not in course.items:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
     # Autocommit: a read needs no BEGIN and ROLLBACK, which on PostgreSQL are round trips.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return _item_context(connection, principal, course, item_id)
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        account, state = learning.page_state(
+            connection, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+        principal = accept_session(request, claims, account)
+        if principal is None:
+            return None
+        visible_course(course.id, request, app.catalogue, principal)
+        return _item_context(connection, principal, course, item_id, state)
 
 
 @router.get("/courses/{course_id}/items/{item_id}", response_class=HTMLResponse)
-async def item_page(
-    course_id: str, item_id: str, request: Request, principal: PageUser
-) -> Response:
-    """The hot path: token checked without the database, content from memory, one query
-    (in a worker thread, off the event loop), then a render of pre-rendered lesson HTML.
-    It reads app.state directly: each declared dependency costs time on every request."""
+async def item_page(course_id: str, item_id: str, request: Request, claims: PageClaims) -> Response:
+    """The hot path: the token's signature checked without the database, content from
+    memory, one query (the session and account checks folded in; in a worker thread, off
+    the event loop), then a render of pre-rendered lesson HTML. It reads app.state
+    directly: each declared dependency costs time on every request."""
     state = request.app.state
     templates: Templates = state.templates
-    course = visible_course(course_id, request, state.catalogue, principal)
-    context = await run_in_threadpool(_load_item, state.engine, principal, course, item_id)
+    course = state.catalogue.get(course_id)
+    if course is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{course_id}' not found")
+    context = await run_in_threadpool(_load_item, request, claims, course, item_id)
+    if context is None:
+        raise LoginRequired
     if not context["state"].enrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
     item, progress = context["item"], context["state"].progress
     if item.type == "quiz":
         return templates.render(request, "learning/quiz.html", context, block="main")
     # A lesson page depends only on these (and the CSRF token): render it once for all.
-    key = (course.id, course.version, item.id, progress.done, progress.percent, principal.role)
+    role = request.state.principal.role
+    key = (course.id, course.version, item.id, progress.done, progress.percent, role)
     return templates.render(request, "learning/lesson.html", context, block="main", cache_key=key)
 
 
