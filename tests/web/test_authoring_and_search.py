@@ -40,7 +40,11 @@ modules:
       - id: cierre
         title: Cierre
         minutes: 2
-        body: Repase lo aprendido.
+        body: Repase lo aprendido con otra persona.
+      - id: papeles
+        title: Papeles
+        minutes: 1
+        body: Cada persona guarda sus papeles.
 """
 
 
@@ -138,6 +142,15 @@ def test_search_ignores_accents_and_names_every_matching_lesson(app_client: Test
     assert "/courses/documentos/items/requisitos" in both
     assert "/courses/documentos/items/transito" in both
     assert "/courses/documentos/items/cierre" not in both
+
+
+def test_search_lists_three_lessons_and_counts_the_rest(app_client: TestClient) -> None:
+    found = results(app_client.get("/", params={"q": "persona", "lang": "es"}).text)
+    assert "Aparece en 4 lecciones:" in found
+    assert found.count('<p class="excerpt"') == 3
+    assert "y 1 lección más" in found
+    english = results(app_client.get("/", params={"q": "persona", "lang": "en"}).text)
+    assert "and 1 more lesson" in english
 
 
 def test_search_in_the_description_lists_no_lessons(app_client: TestClient) -> None:
