@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from starlette.routing import Match
 
@@ -78,12 +79,9 @@ def route_match(app: FastAPI, method: str, path: str) -> Match:
     return max(matches, key=lambda match: match.value, default=Match.NONE)
 
 
-def test_every_documented_page_and_endpoint_exists(tmp_path: Path) -> None:
-    app = create_app(make_settings(f"sqlite:///{tmp_path / 'docs.db'}", FIXTURE_COURSES))
+def undocumentable(app: FastAPI, mentions: list[tuple[str, str, str]]) -> list[str]:
+    """The mentions no route of the app answers: a page, an endpoint or its method."""
     api_paths = list(app.openapi()["paths"])
-    mentions = documented_paths()
-    assert len(mentions) >= 30, "the docs name pages and endpoints in backticks"
-
     missing = []
     for document, method, path in mentions:
         target = concrete(path)
@@ -98,20 +96,66 @@ def test_every_documented_page_and_endpoint_exists(tmp_path: Path) -> None:
             missing.append(f"{document}: `{path}`")
         elif match is Match.PARTIAL and method:
             missing.append(f"{document}: `{method} {path}` (that path takes no {method})")
-    assert missing == []
+    return missing
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    database = tmp_path_factory.mktemp("docs") / "docs.db"
+    return create_app(make_settings(f"sqlite:///{database}", FIXTURE_COURSES))
+
+
+def test_every_documented_page_and_endpoint_exists(app: FastAPI) -> None:
+    mentions = documented_paths()
+    assert len(mentions) >= 30, "the docs name pages and endpoints in backticks"
+    assert undocumentable(app, mentions) == []
+
+
+def test_a_page_or_method_the_app_lacks_is_caught(app: FastAPI) -> None:
+    mentions = [
+        ("x.md", "", "/verify/<code>"),
+        ("x.md", "GET", "/courses/{course}/media/..."),
+        ("x.md", "", "/coordinator?cohort=DIP-2026"),
+        ("x.md", "", "/coordinator/cohort"),
+        ("x.md", "POST", "/healthz"),
+        ("x.md", "", "/api/v2/"),
+    ]
+    assert undocumentable(app, mentions) == [
+        "x.md: `/coordinator/cohort`",
+        "x.md: `POST /healthz` (that path takes no POST)",
+        "x.md: `/api/v2/` (no endpoint under it)",
+    ]
+
+
+def settings_read() -> set[str]:
+    """The ECAMPUS_ variables Settings reads, and those the test suite reads."""
+    settings_source = (ROOT / "src" / "ecampus" / "settings.py").read_text(encoding="utf-8")
+    conftest = (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
+    return set(re.findall(r'"(ECAMPUS_[A-Z0-9_]+)"', settings_source)) | set(
+        re.findall(r'"(ECAMPUS_TEST_[A-Z0-9_]+)"', conftest)
+    )
+
+
+def unknown_settings(documents: dict[str, str], read: set[str]) -> list[str]:
+    """Each `document: ECAMPUS_X` whose variable nothing reads."""
+    return sorted(
+        f"{document}: {name}"
+        for document, text in documents.items()
+        for name in set(re.findall(r"\bECAMPUS_[A-Z0-9]+(?:_[A-Z0-9]+)*", text))
+        if name not in read
+    )
 
 
 def test_every_documented_setting_exists() -> None:
     """An ECAMPUS_ variable in the docs is read by Settings (or, for the tests, by conftest)."""
-    settings_source = (ROOT / "src" / "ecampus" / "settings.py").read_text(encoding="utf-8")
-    read = set(re.findall(r'"(ECAMPUS_[A-Z0-9_]+)"', settings_source))
-    read |= set(
-        re.findall(r'"(ECAMPUS_TEST_[A-Z0-9_]+)"', (ROOT / "tests" / "conftest.py").read_text())
+    documents = {d.name: d.read_text(encoding="utf-8") for d in DOCUMENTS}
+    read = settings_read()
+    assert len(read) >= 10
+    assert unknown_settings(documents, read) == []
+
+
+def test_a_setting_nothing_reads_is_caught() -> None:
+    text = (
+        "Set `ECAMPUS_DATABASE_URL`, and ECAMPUS_NO_SUCH_SETTING=1. (`ECAMPUS_` alone is a prefix.)"
     )
-    documented = {
-        (document.name, name)
-        for document in DOCUMENTS
-        for name in re.findall(r"\bECAMPUS_[A-Z0-9]+(?:_[A-Z0-9]+)*", document.read_text("utf-8"))
-    }
-    assert len(documented) >= 10
-    assert sorted(f"{d}: {name}" for d, name in documented if name not in read) == []
+    assert unknown_settings({"x.md": text}, settings_read()) == ["x.md: ECAMPUS_NO_SUCH_SETTING"]
