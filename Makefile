@@ -79,7 +79,7 @@ schema: install ## refresh courses/course.schema.json (editors read it through e
 
 .PHONY: messages
 messages: install ## extract interface strings and update the translation catalogues (their headers, with Plural-Forms, stay)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -o src/ecampus/locale/messages.pot --no-location --omit-header --sort-output src templates
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k lazy_ngettext:1,2 -o src/ecampus/locale/messages.pot --no-location --omit-header --sort-output src templates
 	$(BIN)/pybabel update -i src/ecampus/locale/messages.pot -d src/ecampus/locale --no-fuzzy-matching --ignore-pot-creation-date
 
 .PHONY: bench

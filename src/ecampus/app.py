@@ -38,6 +38,7 @@ from ecampus.web.routes import (
     html_learning,
     media,
 )
+from ecampus.web.sessions import SessionRenewalMiddleware
 from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
@@ -130,10 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates.context_hook = pages.page_context
 
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(SessionRenewalMiddleware)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:
         return assets.response(request, name)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon(request: Request) -> Response:
+        # Pages name their icons; browsers still ask here when they open a PDF or JSON URL.
+        return assets.response(request, "favicon.ico")
 
     # Routes are matched in order: the lesson pages, the hot path, come first.
     for module in (
@@ -196,6 +203,8 @@ def _unavailable(request: Request, retry_after: int, why: str) -> Response:
         detail = "The database is not answering; please try again in a few seconds."
     if _is_api(request) or request.url.path.endswith((".pdf", ".json", "/healthz")):
         return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+    if not hasattr(request.state, "principal"):
+        request.state.principal = None  # no account lookup for a page about the database
     response = pages.error_page(request, 503, "")
     response.headers.update(headers)
     return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,12 +56,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_language(requested: str | None) -> str:
+    """--lang, else the environment's locale, else the project's default language."""
+    from ecampus import i18n
+
+    if requested:
+        return requested
+    default = os.environ.get("ECAMPUS_DEFAULT_LANGUAGE") or i18n.DEFAULT
+    return i18n.language_from_environment(default=default)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from ecampus.courses.loader import Problem, load_catalogue
+    from ecampus.i18n import N_, Message, lazy_ngettext, render
 
+    language = _validate_language(args.lang)
     paths = [Path(p) for p in args.paths] or [_settings().courses_dir]
     result = load_catalogue([p for p in paths if p.exists()], render=False)
-    missing = [Problem(p, 1, 1, "no such file or folder") for p in paths if not p.exists()]
+    missing = [
+        Problem(p, 1, 1, Message(N_("no such file or folder"))) for p in paths if not p.exists()
+    ]
     problems = missing + [p for p in result.problems if args.warnings or p.severity == "error"]
     cwd = Path.cwd()
     if args.format == "json":
@@ -68,11 +83,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             json.dumps(
                 [
                     {
-                        "file": p.format(cwd).split(":", 1)[0],
+                        "file": str(p.shown_file(cwd)),
                         "line": p.line,
                         "column": p.column,
                         "severity": p.severity,
-                        "message": p.message,
+                        "message": render(p.text, language),
+                        "hint": p.hint.render(language) if p.hint else None,
                     }
                     for p in problems
                 ],
@@ -82,14 +98,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
     else:
         for problem in problems:
-            print(problem.format(cwd))
+            print(problem.format(cwd, language))
     errors = len(result.errors) + len(missing)
     if args.format == "text":
-        count = result.checked
-        summary = (
-            f"{errors} error(s), {sum(p.severity == 'warning' for p in result.problems)} warning(s)"
+        warnings = sum(p.severity == "warning" for p in result.problems)
+        summary = Message(
+            N_("%(courses)s: %(counts)s"),
+            {
+                "courses": lazy_ngettext(
+                    "checked %(num)s course", "checked %(num)s courses", result.checked
+                ),
+                "counts": Message(
+                    N_("errors: %(errors)s, warnings: %(warnings)s"),
+                    {"errors": errors, "warnings": warnings},
+                ),
+            },
         )
-        print(f"checked {count} course(s): {summary}", file=sys.stderr)
+        print(summary.render(language), file=sys.stderr)
     if errors or (args.strict and result.problems):
         return 1
     return 0
@@ -182,7 +207,33 @@ def cmd_users_role(args: argparse.Namespace) -> int:
     if user is None:
         print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
         return 1
-    print(f"{user.email} is now {user.role} (from their next login)")
+    print(f"{user.email} is now {user.role} (from their next request)")
+    return 0
+
+
+def cmd_users_access(args: argparse.Namespace) -> int:
+    """deactivate: no sign-in, every session refused at once; reactivate: sign-in again."""
+    from sqlmodel import Session
+
+    from ecampus.accounts import service as accounts
+    from ecampus.accounts import sessions
+    from ecampus.db import make_engine
+
+    engine = make_engine(_settings().database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            user = accounts.get_by_email(session, args.email)
+            if user is None:
+                print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
+                return 1
+            if args.action == "deactivate":
+                sessions.deactivate(session, user=user)
+                print(f"{user.email} is deactivated: signed out everywhere, cannot sign in")
+            else:
+                sessions.reactivate(session, user=user)
+                print(f"{user.email} may sign in again")
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -253,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-warnings", dest="warnings", action="store_false", help="print errors only"
     )
     validate.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    validate.add_argument(
+        "--lang",
+        choices=("es", "en"),
+        default=None,
+        help="language of the messages (default: from LC_ALL, LC_MESSAGES or LANG, else "
+        "ECAMPUS_DEFAULT_LANGUAGE, else es)",
+    )
     validate.set_defaults(func=cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of course.yaml")
@@ -304,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("email")
     role.add_argument("role", choices=("learner", "author", "coordinator", "admin"))
     role.set_defaults(func=cmd_users_role)
+    for action, text in (
+        ("deactivate", "stop an account from signing in and end its sessions at once"),
+        ("reactivate", "let a deactivated account sign in again"),
+    ):
+        access = user_commands.add_parser(action, help=text)
+        access.add_argument("email")
+        access.set_defaults(func=cmd_users_access, action=action)
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
 

@@ -53,7 +53,8 @@ class Settings:
     environment: str = "development"
     courses_dir: Path = Path("courses")
     base_url: str = "http://127.0.0.1:8000"
-    token_minutes: int = 60 * 24 * 7
+    token_minutes: int = 60 * 12
+    session_hours: float = 24 * 7
     cookie_secure: bool = False
     default_language: str = "es"
     templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
@@ -62,6 +63,8 @@ class Settings:
     watch_seconds: float = 2.0
     db_queue_seconds: float = 10.0
     db_pool_size: int = 0  # 0: the default for the database (ecampus.db)
+    # Who learners ask for another quiz attempt (an email, a web address or a short text).
+    support_contact: str = ""
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -89,13 +92,15 @@ class Settings:
             environment=env.get("ECAMPUS_ENV") or "production",
             courses_dir=Path(env.get("ECAMPUS_COURSES_DIR") or "courses").resolve(),
             base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-            token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 24 * 7, minimum=1)),
+            token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 12, minimum=1)),
+            session_hours=_number(env, "ECAMPUS_SESSION_HOURS", 24 * 7, minimum=1),
             cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
             db_queue_seconds=_number(env, "ECAMPUS_DB_QUEUE_SECONDS", 10.0, minimum=0.1),
             db_pool_size=int(_number(env, "ECAMPUS_DB_POOL_SIZE", 0, minimum=0)),
+            support_contact=(env.get("ECAMPUS_SUPPORT_CONTACT") or "").strip(),
         )
 
 

@@ -9,11 +9,27 @@
     if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
   });
 
-  // Quiz drafts: unsent answers are kept in localStorage, per quiz, as the learner goes;
-  // they come back when the quiz is opened again with an empty form, and go once graded.
+  // Quiz drafts: unsent answers are kept in localStorage, per account and quiz, as the
+  // learner goes; they come back when the quiz is opened again with an empty form, and go
+  // once graded. On a shared computer nobody sees another's: drafts are named by the
+  // account's draft key (data-draft, not the account's id), go at logout, and another
+  // account's drafts go as soon as someone else opens a quiz.
   var store = null;
   try { store = window.localStorage; } catch (e) { /* storage blocked: no drafts */ }
-  var keyOf = function (form) { return "ecampus:draft:" + form.getAttribute("action"); };
+  var PREFIX = "ecampus:draft:";
+  var ownerOf = function (form) { return form.getAttribute("data-draft") || ""; };
+  var keyOf = function (form) { return PREFIX + ownerOf(form) + ":" + form.getAttribute("action"); };
+  function forget(keep) {
+    if (!store) return;
+    try {
+      for (var i = store.length - 1; i >= 0; i--) {
+        var key = store.key(i);
+        if (key && key.indexOf(PREFIX) === 0 && !(keep && key.indexOf(PREFIX + keep + ":") === 0)) {
+          store.removeItem(key);
+        }
+      }
+    } catch (e) { /* blocked */ }
+  }
   var choice = function (el) { return el.type === "radio" || el.type === "checkbox"; };
   var fields = function (form) {
     return Array.prototype.filter.call(form.elements, function (el) {
@@ -34,7 +50,8 @@
     } catch (e) { /* full or blocked */ }
   }
   function restore(form) {
-    if (!store) return;
+    if (!store || !ownerOf(form)) return;
+    forget(ownerOf(form));
     if (form.hasAttribute("data-graded")) { store.removeItem(keyOf(form)); return; }
     var list = fields(form);
     if (list.some(function (el) { return choice(el) ? el.checked : el.value; })) return;
@@ -49,8 +66,12 @@
   }
   function remember(event) {
     var form = event.target.form;
-    if (store && form && form.hasAttribute("data-draft")) save(form);
+    if (store && form && ownerOf(form)) save(form);
   }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.getAttribute && form.getAttribute("action") === "/logout") forget(null);
+  });
   document.addEventListener("input", remember);
   document.addEventListener("change", remember);
 

@@ -1,4 +1,4 @@
-"""Every kind of page, in Spanish and in English: axe-core's WCAG 2.0/2.1 A and AA rules, one
+"""Every kind of page, in Spanish and in English: axe-core's WCAG 2.0/2.1/2.2 A and AA rules, one
 interface language, no sideways scrolling on a phone; a screenshot of each for people to look at.
 
 axe-core comes from the axe-playwright-python package (its bundled axe.min.js), injected into
@@ -25,7 +25,8 @@ from tests.browser.test_languages import foreign_interface_text
 
 pytestmark = pytest.mark.browser
 
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# WCAG 2.2 AA: 2.0 and 2.1 A/AA plus 2.2's AA rules (target size, 2.5.8).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 CASES = [(kind, "es", 360) for kind in PAGE_TYPES] + [(kind, "en", 1280) for kind in PAGE_TYPES]
 
@@ -66,7 +67,7 @@ def axe_problems(page: Page, what: str) -> list[str]:
     if not violations:
         return []
     return [
-        f"axe-core found {len(violations)} WCAG 2.1 A/AA violation(s) on {what} ({page.url}):\n"
+        f"axe-core found {len(violations)} WCAG 2.2 A/AA violation(s) on {what} ({page.url}):\n"
         f"{describe(violations)}\n{json.dumps(violations)[:2000]}"
     ]
 

@@ -13,94 +13,25 @@ was not translated, or that was translated on the wrong page.
 from __future__ import annotations
 
 import re
-from functools import cache
-from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ContextFactory, LiveServer
-from tests.browser.helpers import COURSE_ID, COURSE_TITLE, PASSWORD, course, unique_email
+from tests.browser.conftest import ContextFactory, LiveServer, People, sign_in
+from tests.browser.helpers import (
+    COURSE_ID,
+    COURSE_TITLE,
+    PASSWORD,
+    course,
+    register_learner,
+    unique_email,
+)
 from tests.browser.page_types import FIRST_QUIZ, submit_wrong_answers
+from tests.messages import ROOT, SPANISH, catalogue, catalogues, foreign_messages, source_messages
+from tests.messages import texts as _texts
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-LOCALE = ROOT / "src" / "ecampus" / "locale"
-TEMPLATE = LOCALE / "messages.pot"
-SPANISH = LOCALE / "es" / "LC_MESSAGES" / "messages.po"
-
-
-def _texts(message_id: object) -> tuple[str, ...]:
-    if isinstance(message_id, (list, tuple)):
-        return tuple(str(t) for t in message_id if t)
-    return (str(message_id),) if message_id else ()
-
-
-def _pattern(message: str) -> re.Pattern[str] | None:
-    """A message as a whole text: placeholders match anything, a final colon or stop is optional.
-    None for a message that is little more than placeholders (it would match anything)."""
-    message = " ".join(message.replace("%%", "%").split()).rstrip(":.")
-    parts = re.split(r"%\(\w+\)[sd]|%[sd]", message)
-    if len("".join(parts).strip()) < 3:
-        return None
-    # A placeholder stands for a number, a name or a title: never a run of sentences.
-    return re.compile("[^.;:]{1,200}?".join(re.escape(p) for p in parts) + r"[:.]?")
-
-
-@cache
-def source_messages() -> frozenset[str]:
-    """The interface messages in the code and templates now, as `make messages` extracts them
-    (messages.pot may lag behind until it runs)."""
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
-    found: set[str] = set()
-    for folder, methods, options in (
-        (
-            "templates",
-            [("**.html", "jinja2.ext:babel_extract")],
-            {"**.html": {"extensions": "jinja2.ext.i18n"}},
-        ),
-        ("src", [("**.py", "python")], {}),
-    ):
-        for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT / folder), methods, options, keywords=keywords
-        ):
-            found.add(message if isinstance(message, str) else message[0])
-    return frozenset(found)
-
-
-@cache
-def catalogues() -> dict[str, tuple[re.Pattern[str], ...]]:
-    """Per page language, the messages of the other language that must not appear in it.
-
-    English msgids come from messages.pot, the Spanish catalogue and the code and templates
-    themselves (the template lags behind until `make messages` runs again). Messages that read the same in both
-    languages ("Diplomas", "Academia") are left out."""
-    with SPANISH.open("rb") as handle:
-        spanish = read_po(handle, locale="es")
-    with TEMPLATE.open("rb") as handle:
-        template = read_po(handle)
-    translations = {m.id if isinstance(m.id, str) else m.id[0]: m for m in spanish if m.id}
-    english: set[str] = set()
-    translated: set[str] = set()
-    for message in [*template, *spanish]:
-        if not message.id:
-            continue
-        key = message.id if isinstance(message.id, str) else message.id[0]
-        known = translations.get(key)
-        theirs = set(_texts(known.string)) if known is not None else set()
-        for text in _texts(message.id):
-            if text not in theirs:
-                english.add(text)
-        if known is not None:
-            translated.update(t for t in _texts(known.string) if t not in _texts(known.id))
-    english.update(m for m in source_messages() if m not in translations)
-    return {
-        "es": tuple(p for p in map(_pattern, sorted(english)) if p),
-        "en": tuple(p for p in map(_pattern, sorted(translated)) if p),
-    }
 
 
 INTERFACE_TEXT = """() => {
@@ -127,13 +58,7 @@ INTERFACE_TEXT = """() => {
 def foreign_interface_text(page: Page) -> list[str]:
     """The interface texts of the page that are messages of the other language."""
     language = str(page.evaluate("document.documentElement.lang"))
-    patterns = catalogues()[language]
-    found = []
-    for text in page.evaluate(INTERFACE_TEXT):
-        pieces = {text, *(p.strip(" ←→✓✗") for p in re.split(r" · |: ", text))}
-        hits = [p for p in pieces if p and any(rx.fullmatch(p) for rx in patterns)]
-        if hits:
-            found.append(text)
+    found = [t for t in page.evaluate(INTERFACE_TEXT) if foreign_messages(t, language)]
     return sorted(set(found))
 
 
@@ -144,8 +69,7 @@ def assert_one_language(page: Page, what: str) -> None:
 
 
 def test_every_interface_message_has_its_spanish_translation() -> None:
-    with SPANISH.open("rb") as handle:
-        spanish = read_po(handle, locale="es")
+    spanish = catalogue("es")
     translated = {
         (m.id if isinstance(m.id, str) else m.id[0])
         for m in spanish
@@ -261,3 +185,53 @@ def test_the_language_switch_turns_the_interface_to_english_and_back(
     page.get_by_role("link", name="Español").click()
     expect(page.locator("html")).to_have_attribute("lang", "es")
     assert_one_language(page, "the catalogue switched back")
+
+
+COUNTS = {
+    "es": ("{n} cursos", "{hours} horas · {modules} módulos · {items} elementos",
+           "{hours} horas", "Le quedan {n} intentos."),
+    "en": ("{n} courses", "{hours} hours · {modules} modules · {items} items",
+           "{hours} hours", "{n} attempts left."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_counts_read_in_the_interface_language(
+    browser_context: ContextFactory, live_server: LiveServer, people: People, language: str
+) -> None:
+    """Several courses, 4.5 hours, modules and items, attempts left: never 1 of each, so that
+    every plural form a reader meets is on the page (Spanish has one, many and other)."""
+    courses, outline, hours_text, attempts = COUNTS[language]
+    content = course()
+    hours = format_decimal(content.hours, locale=language)
+    context = browser_context(locale="es-GT" if language == "es" else "en-US")
+    learner = register_learner(live_server.base_url, prefix=f"counts-{language}")
+    learner.api.call("POST", f"/api/v1/courses/{COURSE_ID}/enroll")
+    sign_in(context, live_server.base_url, learner)
+    page = context.new_page()
+    page.goto(f"/lang/{language}?next=/")
+    expect(page.locator("html")).to_have_attribute("lang", language)
+
+    shown = page.get_by_text(re.compile("^" + courses.format(n=r"(\d+)") + "$"))
+    expect(shown).to_be_visible()
+    assert int(shown.inner_text().split()[0]) > 1
+    expect(page.get_by_text(hours_text.format(hours=hours)).first).to_be_visible()
+    assert_one_language(page, "the catalogue with several courses")
+
+    page.goto(f"/courses/{COURSE_ID}")
+    modules, items = len(content.modules), len(content.order)
+    expect(
+        page.get_by_text(outline.format(hours=hours, modules=modules, items=items))
+    ).to_be_visible()
+    assert_one_language(page, "the course page")
+
+    page.goto(f"/courses/{COURSE_ID}/items/{FIRST_QUIZ}")
+    expect(page.get_by_text(attempts.format(n=3))).to_be_visible()
+    assert_one_language(page, "the quiz with 3 attempts left")
+    submit_wrong_answers(page)
+    expect(page.get_by_text(attempts.format(n=2))).to_be_visible()
+    assert_one_language(page, "the quiz with 2 attempts left")
+
+    page.goto(f"/verify/{people.certificate}")
+    expect(page.get_by_text(hours_text.format(hours=hours), exact=True)).to_be_visible()
+    assert_one_language(page, "the verification page")

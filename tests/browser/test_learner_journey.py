@@ -37,7 +37,7 @@ pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[Page, str], Path]
 MARK_DONE = re.compile(r"^Marcar como hecho")
-HOURS = "4,5"  # codigo-migracion's `hours: 4.5`, written the Spanish way
+HOURS = "2,2"  # codigo-migracion's `hours: 2.2`, written the Spanish way
 
 
 # --- what a person does, in words a person would use -------------------------------------

@@ -133,8 +133,10 @@ def test_a_lesson_fits_the_page_weight_budget(
     for n in navigations:
         if n["bytes"] > NAVIGATION_BUDGET:
             problems.append(f"going on to {n['item']} costs {n['bytes']} B > {NAVIGATION_BUDGET} B")
-        if len(n["requests"]) != 1:
-            problems.append(f"going on to {n['item']} took {len(n['requests'])} requests")
+        # The browser looks the site's icon up again after each swap; its cache answers (0 B).
+        fetched = [r for r in n["requests"] if r["bytes"] > 0]
+        if len(fetched) != 1:
+            problems.append(f"going on to {n['item']} took {len(fetched)} requests: {fetched}")
     for row in first_rows + [r for n in navigations for r in n["requests"]]:
         if row["type"] == "font":
             problems.append(f"a web font was downloaded: {row['path']}")

@@ -1,5 +1,8 @@
-"""Quiz answers are never lost: unsent answers are kept in the browser (localStorage, per quiz)
-as the learner goes, come back when the quiz is opened again, and go once the quiz is graded."""
+"""Quiz answers are never lost: unsent answers are kept in the browser (localStorage, per
+account and quiz) as the learner goes, come back when the quiz is opened again, and go once the
+quiz is graded. On a shared computer nobody sees another person's answers: drafts are named by
+the signed-in account, cleared at logout, and another account's drafts go when someone else
+opens a quiz."""
 
 from __future__ import annotations
 
@@ -16,7 +19,22 @@ from tests.browser.page_types import FIRST_QUIZ
 pytestmark = pytest.mark.browser
 
 QUIZ_URL = f"/courses/{COURSE_ID}/items/{FIRST_QUIZ}"
-DRAFT_KEY = f"ecampus:draft:{QUIZ_URL}/attempts"
+DRAFTS = "ecampus:draft:"
+
+
+def draft_key_of(page: Page) -> str:
+    """The account's draft name the page exposes (not its id, not a secret) plus the quiz."""
+    owner = form(page).get_attribute("data-draft")
+    assert owner, "the quiz form names the account's drafts"
+    return f"{DRAFTS}{owner}:{QUIZ_URL}/attempts"
+
+
+def stored_drafts(page: Page) -> list[str]:
+    return list(
+        page.evaluate(
+            "prefix => Object.keys(localStorage).filter(k => k.startsWith(prefix))", DRAFTS
+        )
+    )
 
 
 def the_quiz() -> QuizContent:
@@ -30,7 +48,7 @@ def form(page: Page) -> Locator:
 
 
 def draft(page: Page) -> str | None:
-    value = page.evaluate(f"localStorage.getItem({DRAFT_KEY!r})")
+    value = page.evaluate("key => localStorage.getItem(key)", draft_key_of(page))
     return None if value is None else str(value)
 
 
@@ -79,6 +97,7 @@ def test_unsent_quiz_answers_survive_a_reload_and_go_once_graded(
     expect_empty(page)
 
     given = fill_some(page)
+    DRAFT_KEY = draft_key_of(page)  # noqa: N806 - a constant for the rest of the test
     page.wait_for_function(f"() => localStorage.getItem({DRAFT_KEY!r}) !== null")
     assert "borrador 42" in (draft(page) or "")
 
@@ -133,6 +152,7 @@ def test_a_draft_never_overwrites_answers_on_the_page(
     choice = next(q for q in quiz.questions if q.type == "single")
     page = context.new_page()
     page.goto(QUIZ_URL)
+    DRAFT_KEY = draft_key_of(page)  # noqa: N806 - a constant for the rest of the test
     # An old draft, and a form the browser itself filled in (as it may on reload: no events).
     page.evaluate(
         "([key, name, value]) => localStorage.setItem(key, JSON.stringify({[name]: [value]}))",
@@ -158,3 +178,52 @@ def test_a_draft_never_overwrites_answers_on_the_page(
                 {bubbles: true, detail: {elt: main}})); }"""
     )
     expect_answers(page, {choice.id: choice.options[0].id})
+
+
+def test_drafts_stay_with_their_account_on_a_shared_computer(
+    browser_context: ContextFactory, live_server: LiveServer
+) -> None:
+    """One browser, two people: the second never sees the first one's unsent answers, and
+    logging out leaves nothing behind."""
+    first = register_learner(live_server.base_url, prefix="shared1", full_name="Primera Persona")
+    second = register_learner(live_server.base_url, prefix="shared2", full_name="Segunda Persona")
+    for learner in (first, second):
+        learner.api.call("POST", f"/api/v1/courses/{COURSE_ID}/enroll")
+    context = browser_context()
+    sign_in(context, live_server.base_url, first)
+    page = context.new_page()
+    page.goto(QUIZ_URL)
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    first_key = draft_key_of(page)
+    given = fill_some(page)
+    page.wait_for_function(f"() => localStorage.getItem({first_key!r}) !== null")
+
+    # The first person walks away without logging out; the second signs in on the same browser.
+    sign_in(context, live_server.base_url, second)
+    page.goto(QUIZ_URL)
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    second_key = draft_key_of(page)
+    assert second_key != first_key
+    expect_empty(page)
+    assert first_key not in stored_drafts(page)  # gone as soon as someone else opened a quiz
+
+    # The second person starts a draft, then logs out with the header's button.
+    fill_some(page)
+    page.wait_for_function(f"() => localStorage.getItem({second_key!r}) !== null")
+    page.get_by_role("button", name="Cerrar sesión").click()
+    expect(page.get_by_role("link", name="Iniciar sesión")).to_be_visible()
+    assert stored_drafts(page) == []
+    # And the session is over, not only the cookie: the quiz asks for a sign-in.
+    page.goto(QUIZ_URL)
+    expect(page).to_have_url(re.compile(r"/login"))
+
+    # Back on their own account, the first person's own drafts work as before.
+    sign_in(context, live_server.base_url, first)
+    page.goto(QUIZ_URL)
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    assert draft_key_of(page) == first_key
+    expect_empty(page)
+    fill_some(page)
+    page.reload()
+    page.wait_for_function("() => typeof window.htmx === 'object'")
+    expect_answers(page, given)

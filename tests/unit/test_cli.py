@@ -29,9 +29,11 @@ def ecampus(
 
 
 def test_validate_bundled_courses_from_another_folder(tmp_path: Path) -> None:
-    result = ecampus("validate", env={"ECAMPUS_COURSES_DIR": str(ROOT / "courses")}, cwd=tmp_path)
+    result = ecampus(
+        "validate", "--lang", "en", env={"ECAMPUS_COURSES_DIR": str(ROOT / "courses")}, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 error(s)" in result.stderr
+    assert "errors: 0," in result.stderr
 
 
 def test_validate_reports_file_line_col_and_exits_1(tmp_path: Path) -> None:
@@ -40,23 +42,73 @@ def test_validate_reports_file_line_col_and_exits_1(tmp_path: Path) -> None:
     (course / "course.yaml").write_text(
         "id: broken\ntitle: X\nlanguage: es\nsumary: y\nhours: 1\nmodules: []\n"
     )
-    result = ecampus("validate", "broken", cwd=tmp_path)
+    result = ecampus("validate", "--lang", "en", "broken", cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert "broken/course.yaml:1:1: missing required key 'summary'" in lines
     assert "broken/course.yaml:4:1: unknown key 'sumary' (did you mean 'summary'?)" in lines
-    assert (
-        "broken/course.yaml:6:10: modules: List should have at least 1 item after validation, not 0"
-        in lines
-    )
+    assert "broken/course.yaml:6:10: modules: must have at least 1 entry" in lines
     as_json = json.loads(
-        ecampus("validate", "--format", "json", "broken/course.yaml", cwd=tmp_path).stdout
+        ecampus(
+            "validate", "--lang=en", "--format", "json", "broken/course.yaml", cwd=tmp_path
+        ).stdout
     )
     assert {"file": "broken/course.yaml", "line": 4, "column": 1, "severity": "error",
-            "message": "unknown key 'sumary' (did you mean 'summary'?)"} in as_json  # fmt: skip
-    missing = ecampus("validate", "nowhere", cwd=tmp_path)
+            "message": "unknown key 'sumary' (did you mean 'summary'?)", "hint": None} in as_json  # fmt: skip
+    missing = ecampus("validate", "nowhere", cwd=tmp_path, env={"LC_ALL": "en_US.UTF-8"})
     assert missing.returncode == 1
     assert "nowhere:1:1: no such file or folder" in missing.stdout.splitlines()
+
+
+def test_validate_speaks_the_authors_language(tmp_path: Path) -> None:
+    course = tmp_path / "roto"
+    course.mkdir()
+    (course / "course.yaml").write_text(
+        "id: roto\ntitle: Código de Migración: generalidades\nlanguage: es\n", encoding="utf-8"
+    )
+    spanish = ecampus("validate", "--lang", "es", "roto", cwd=tmp_path)
+    assert spanish.returncode == 1
+    assert spanish.stdout.splitlines() == [
+        "roto/course.yaml:2:27: error de sintaxis YAML: aquí no se admite un valor con «clave:». "
+        'Sugerencia: ponga el título entre comillas: title: "Código de Migración: generalidades"'
+    ]
+    assert spanish.stderr.strip() == "1 curso revisado: errores: 1, advertencias: 0"
+    english = ecampus("validate", "--lang", "en", "roto", cwd=tmp_path)
+    assert english.stdout.splitlines() == [
+        "roto/course.yaml:2:27: YAML syntax error: mapping values are not allowed in this "
+        'context. Hint: put the title in quotes: title: "Código de Migración: generalidades"'
+    ]
+    assert english.stderr.strip() == "checked 1 course: errors: 1, warnings: 0"
+    as_json = json.loads(
+        ecampus("validate", "--lang", "es", "--format", "json", "roto", cwd=tmp_path).stdout
+    )
+    assert (
+        as_json[0]["message"] == "error de sintaxis YAML: aquí no se admite un valor con «clave:»"
+    )
+    assert as_json[0]["hint"] == (
+        'ponga el título entre comillas: title: "Código de Migración: generalidades"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"LC_ALL": "en_US.UTF-8", "LANG": "es_GT.UTF-8"}, "YAML syntax error"),
+        ({"LC_ALL": "", "LC_MESSAGES": "es_ES.UTF-8", "LANG": "en_GB.UTF-8"}, "error de sintaxis YAML"),
+        ({"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_GB.UTF-8"}, "YAML syntax error"),
+        ({"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}, "error de sintaxis YAML"),
+        ({"LC_ALL": "C", "LANG": "en_US.UTF-8", "ECAMPUS_DEFAULT_LANGUAGE": "en"}, "YAML syntax error"),
+        ({"LC_ALL": "fr_FR.UTF-8"}, "error de sintaxis YAML"),
+    ],
+)  # fmt: skip
+def test_validate_language_comes_from_the_locale(
+    tmp_path: Path, environment: dict[str, str], expected: str
+) -> None:
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "course.yaml").write_text("id: c\ntitle: A: B\n", encoding="utf-8")
+    environment = {"ECAMPUS_DEFAULT_LANGUAGE": "", **environment}
+    result = ecampus("validate", "c", cwd=tmp_path, env=environment)
+    assert expected in result.stdout
 
 
 def test_schema_is_json_schema(tmp_path: Path) -> None:
@@ -149,9 +201,9 @@ def test_courses_new_scaffolds_a_valid_course(tmp_path: Path) -> None:
     yaml = (tmp_path / "cursos" / "mi-curso" / "course.yaml").read_text(encoding="utf-8")
     assert yaml.startswith("# yaml-language-server: $schema=../course.schema.json")
     assert (tmp_path / "cursos" / "course.schema.json").is_file()
-    checked = ecampus("validate", "cursos", cwd=tmp_path)
+    checked = ecampus("validate", "--lang", "es", "cursos", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "0 error(s), 0 warning(s)" in checked.stderr
+    assert "errores: 0, advertencias: 0" in checked.stderr
     again = ecampus("courses", "new", "mi-curso", "--dir", "cursos", cwd=tmp_path)
     assert again.returncode == 1
     assert "already exists" in again.stderr
@@ -169,10 +221,12 @@ def test_validate_checks_translations_and_scaffold_quotes_titles(tmp_path: Path)
         "courses", "new", "uno", "--dir", "c", "--title", 'Nota: prueba "1"', cwd=tmp_path
     )
     assert created.returncode == 0
-    assert ecampus("validate", "c", cwd=tmp_path).returncode == 0
+    clean = ecampus("validate", "--lang", "en", "c", cwd=tmp_path)
+    assert clean.returncode == 0
+    assert clean.stdout == ""  # a new course starts with honest hours: no warnings
     yaml = tmp_path / "c" / "uno" / "course.yaml"
     yaml.write_text(yaml.read_text().replace("topics: []", "topics: []\ntranslations: [dos]"))
-    result = ecampus("validate", "c", cwd=tmp_path)
+    result = ecampus("validate", "--lang", "en", "c", cwd=tmp_path)
     assert result.returncode == 1
     assert "c/uno/course.yaml:10:16: translation names unknown course 'dos'" in result.stdout
     assert (

@@ -81,7 +81,7 @@ def test_learner_completes_the_migration_code_course(
     assert verified["revoked"] is False
     assert verified["learner_name"] == "Ana Lucía Pérez"
     assert verified["course_title"] == "Código de Migración de Guatemala y su reglamento"
-    assert verified["hours"] == 4.5
+    assert verified["hours"] == 2.2
     assert verified["score"] == 100
 
     pdf = client.get(f"/certificates/{code}.pdf")

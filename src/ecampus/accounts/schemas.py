@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from babel import Locale
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
+from ecampus import countries
 from ecampus.accounts import passwords
 from ecampus.accounts.models import InstitutionType, Role
 
-COUNTRY_CODES = frozenset(
-    code for code in map(str, Locale("en").territories) if len(code) == 2 and code.isalpha()
-) - {"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB", "XK"}
 LANGUAGES = ("es", "en")
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -32,9 +29,12 @@ class RegisterIn(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        code = value.strip().upper()
-        if code not in COUNTRY_CODES:
-            raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. GT, SV, HN, MX")
+        code = countries.normalise(value)
+        if code is None:
+            raise ValueError(
+                f"{value.strip()[:40]!r} is not an ISO 3166-1 alpha-2 country code; "
+                "send a code such as GT, SV, HN, NI, CR, PA, BZ or MX"
+            )
         return code
 
     @field_validator("language")

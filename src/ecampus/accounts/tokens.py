@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,17 +15,34 @@ from jose import JWTError, jwt
 
 ALGORITHM = "HS256"
 ALGORITHMS = [ALGORITHM]  # always pinned: never trust the token's own header
+AUDIENCE = "ecampus:session"  # other signed things (reset links, credentials) use their own
+_REQUIRED = ("exp", "iat", "iss", "aud", "sub", "jti")
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a valid access token says. Who the caller is, and whether the session still
+    counts, is read from the database (see accounts.sessions)."""
+
+    user_id: int
+    session_id: str
+    token_id: str
+    language: str
+    issued_at: int
+    expires_at: int
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, read from the token alone (no database round-trip)."""
+    """Who is calling: the account as stored now, reached through a live session."""
 
     user_id: int
     role: str
     name: str
     language: str
     email: str
+    # The sign-in session's id (stable while its tokens are renewed): CSRF tokens are bound
+    # to it, so forms opened before a renewal still post.
     token_id: str
     expires_at: int = 0
 
@@ -35,55 +53,72 @@ class Principal:
 def create_access_token(
     *,
     secret: str,
+    issuer: str,
     user_id: int,
-    role: str,
-    name: str,
+    session_id: str,
     language: str,
-    email: str,
     minutes: int,
+    not_after: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[str, int]:
-    """Return the signed token and its lifetime in seconds."""
+    """Return the signed token and its lifetime in seconds (never past `not_after`)."""
     issued = now or datetime.now(UTC)
+    expires = issued + timedelta(minutes=minutes)
+    if not_after is not None:
+        expires = min(expires, not_after)
     claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": AUDIENCE,
         "sub": str(user_id),
-        "role": role,
-        "name": name,
-        "lang": language,
-        "email": email,
+        "sid": session_id,
+        "jti": secrets.token_urlsafe(12),
+        "lang": language,  # a hint for the language of pages, never for access
         "iat": int(issued.timestamp()),
-        "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
-        "jti": hashlib.sha256(f"{user_id}:{issued.timestamp()}".encode()).hexdigest()[:16],
+        "exp": int(expires.timestamp()),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM), minutes * 60
+    lifetime = max(int(expires.timestamp()) - int(issued.timestamp()), 0)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), lifetime
 
 
-def decode_access_token(token: str, *, secret: str) -> Principal | None:
-    """A Principal for a valid, unexpired token; None for anything else."""
-    principal = _decode_cached(token, secret)
-    if principal is None or principal.expires_at <= time.time():
+def decode_access_token(token: str, *, secret: str, issuer: str) -> Claims | None:
+    """The claims of a well-signed, unexpired token of ours; None for anything else."""
+    claims = _decode_cached(token, secret, issuer)
+    if claims is None or claims.expires_at <= time.time():
         return None
-    return principal
+    return claims
 
 
 @lru_cache(maxsize=4096)
-def _decode_cached(token: str, secret: str) -> Principal | None:
+def _decode_cached(token: str, secret: str, issuer: str) -> Claims | None:
     # Verifying a signature costs more than the rest of a lesson page's logic; a browser
     # sends the same token on every request, so each one is verified once per process.
     # Expiry is still checked on every call, by decode_access_token.
     try:
-        claims = jwt.decode(token, secret, algorithms=ALGORITHMS)
-        return Principal(
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=ALGORITHMS,
+            audience=AUDIENCE,
+            issuer=issuer,
+            options={f"require_{name}": True for name in _REQUIRED},
+        )
+        session_id = claims["sid"]
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        return Claims(
             user_id=int(claims["sub"]),
-            role=str(claims["role"]),
-            name=str(claims.get("name", "")),
-            language=str(claims.get("lang", "es")),
-            email=str(claims.get("email", "")),
-            token_id=str(claims.get("jti", "")),
+            session_id=session_id,
+            token_id=str(claims["jti"]),
+            language=str(claims.get("lang", "")),
+            issued_at=int(claims["iat"]),
             expires_at=int(claims["exp"]),
         )
     except (JWTError, KeyError, ValueError, TypeError):
         return None
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)  # 32 characters, 192 random bits
 
 
 def csrf_token(*, secret: str, token_id: str) -> str:
@@ -95,3 +130,8 @@ def csrf_ok(candidate: str | None, *, secret: str, token_id: str) -> bool:
     if not candidate:
         return False
     return hmac.compare_digest(candidate, csrf_token(secret=secret, token_id=token_id))
+
+
+def draft_key(*, secret: str, user_id: int) -> str:
+    """A per-account name for quiz drafts kept in the browser: stable, and not the id."""
+    return hmac.new(secret.encode(), f"drafts:{user_id}".encode(), hashlib.sha256).hexdigest()[:16]

@@ -10,8 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import segno
+from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent, parse_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from weasyprint import HTML
@@ -113,15 +114,18 @@ def _utc_date(moment: datetime) -> date:
 
 def _hours_text(hours: float, *, language: str, labels: dict[str, str]) -> str:
     number = format_decimal(hours, format="#,##0.##", locale=language)
-    unit = labels["hour_one"] if hours == 1 else labels["hour_many"]
+    # The plural of the number as printed, by CLDR's rule: "1 hora", "0,5 horas", "4.5 hours".
+    shown = parse_decimal(number, locale=language)
+    one = Locale.parse(language).plural_form(int(shown) if shown == int(shown) else shown)
+    unit = labels["hour_one"] if one == "one" else labels["hour_many"]
     return f"{number}\u00a0{unit}"
 
 
 def _score_text(score: float, *, language: str) -> str:
-    # Half up, as a learner expects (Python's round() would print 92.5 as 92).
+    # Half up, as a learner expects (Python's round() would print 92.5 as 92); Babel then
+    # writes it the language's way ("93 %" with a non-breaking space in Spanish, "93%").
     rounded = Decimal(str(score)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    # Spanish typography separates the percent sign with a non-breaking space; English does not.
-    return f"{rounded}\u00a0%" if language == "es" else f"{rounded}%"
+    return format_percent(rounded / 100, locale=language)
 
 
 def _qr_svg(url: str) -> Markup:

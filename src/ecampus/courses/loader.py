@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecampus.courses import markdown, schema, yamlnodes
+from ecampus.courses import hours, markdown, schema, yamlhints, yamlnodes
 from ecampus.courses.content import (
     CourseContent,
     LessonContent,
@@ -19,32 +19,12 @@ from ecampus.courses.content import (
     ProgrammeContent,
     QuizContent,
 )
+from ecampus.courses.problems import Problem
 from ecampus.courses.textmatch import normalise_text
+from ecampus.i18n import N_, Message, lazy_ngettext
 
 COURSE_FILE = "course.yaml"
 PROGRAMMES_DIR = "programmes"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding of the validator, printed as `file:line:col: message`."""
-
-    file: Path
-    line: int
-    column: int
-    message: str
-    severity: str = "error"
-    about: str = ""  # for cross-file problems: the course id the problem names
-
-    def format(self, relative_to: Path | None = None) -> str:
-        shown = self.file
-        if relative_to is not None:
-            try:
-                shown = self.file.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                shown = self.file
-        prefix = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{shown}:{self.line}:{self.column}: {prefix}{self.message}"
 
 
 @dataclass
@@ -63,6 +43,14 @@ class LoadResult:
 _TAG_SEGMENTS = {"lesson", "quiz", *schema.QUESTION_TYPES}
 
 
+def _is_tag(segment: str, current: Any) -> bool:
+    """Whether a location segment is the tag of the union member that `current` is (an item's
+    or question's type), not a key: an option's missing `text` is a key."""
+    if segment not in _TAG_SEGMENTS:
+        return False
+    return not isinstance(current, dict) or current.get("type", "lesson") == segment
+
+
 def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     """Drop pydantic's union tags and validator names from an error location."""
     path: list[str | int] = []
@@ -73,7 +61,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
         if in_mapping or in_list:
             path.append(segment)
             current = current[segment]
-        elif isinstance(segment, str) and (segment in _TAG_SEGMENTS or "[" in segment):
+        elif isinstance(segment, str) and (_is_tag(segment, current) or "[" in segment):
             continue
         else:
             path.append(segment)
@@ -81,21 +69,79 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
     return tuple(path)
 
 
-def _describe(error: Any, path: tuple[str | int, ...], model_fields: set[str]) -> str:
+# Pydantic's error types, as messages an author can act on; ctx values fill the parameters.
+_PYDANTIC = {
+    "int_type": N_("must be a whole number"),
+    "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_type": N_("must be a number"),
+    "float_parsing": N_("must be a number"),
+    "finite_number": N_("must be a number"),
+    "string_type": N_("must be text"),
+    "bool_type": N_("must be true or false"),
+    "bool_parsing": N_("must be true or false"),
+    "list_type": N_("must be a list"),
+    "dict_type": N_("must be a mapping of keys"),
+    "model_type": N_("must be a mapping of keys"),
+    "model_attributes_type": N_("must be a mapping of keys"),
+    "greater_than": N_("must be greater than %(gt)s"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than": N_("must be less than %(lt)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "string_too_short": N_("must not be empty"),
+    "string_too_long": N_("must be at most %(max_length)s characters long"),
+    "literal_error": N_("must be %(expected)s"),
+    "question_type": N_("must be one of single, multiple, true_false, text, number"),
+    "item_type": N_("must be `lesson` (or omitted) or `quiz`"),
+}
+_ID_PATTERN = N_("ids use lowercase letters, digits and single hyphens ([a-z0-9-]+)")
+_LANGUAGE_PATTERN = N_("use a BCP 47 language tag such as es, en or pt-BR")
+
+
+def _pydantic_message(error: Any) -> Message:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "too_short":
+        return lazy_ngettext(
+            "must have at least %(num)s entry",
+            "must have at least %(num)s entries",
+            int(ctx.get("min_length", 1)),
+        )
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return Message(_ID_PATTERN if "a-z0-9" in pattern else _LANGUAGE_PATTERN)
+    if kind == "value_error":
+        cause = ctx.get("error")
+        if isinstance(cause, schema.FormatError):
+            return cause.text
+    if kind in _PYDANTIC:
+        params = {k: v for k, v in ctx.items() if isinstance(v, int | float | str)}
+        try:
+            _PYDANTIC[kind] % params
+        except (KeyError, TypeError, ValueError):
+            pass
+        else:
+            return Message(_PYDANTIC[kind], params)
+    return Message(str(error["msg"]).removeprefix("Value error, "))
+
+
+def _describe(error: Any, path: tuple[str | int, ...], model_fields: set[str]) -> Message:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(path[-1])
         hint = difflib.get_close_matches(key, sorted(model_fields), n=1, cutoff=0.6)
-        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-        return f"unknown key '{key}'{suggestion}"
+        if hint:
+            return Message(
+                N_("unknown key '%(key)s' (did you mean '%(hint)s'?)"),
+                {"key": key, "hint": hint[0]},
+            )
+        return Message(N_("unknown key '%(key)s'"), {"key": key})
     if kind == "missing":
-        return f"missing required key '{path[-1]}'"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if kind == "string_pattern_mismatch" and "-" in str(error.get("ctx", {}).get("pattern", "")):
-        message = "ids use lowercase letters, digits and single hyphens ([a-z0-9-]+)"
+        return Message(N_("missing required key '%(key)s'"), {"key": str(path[-1])})
+    message = _pydantic_message(error)
     if not path or isinstance(path[-1], int):
         return message  # about a whole mapping (e.g. a lesson), not one key
-    return f"{path[-1]}: {message}"
+    return Message(N_("%(key)s: %(problem)s"), {"key": str(path[-1]), "problem": message})
 
 
 def _fields_at(path: tuple[str | int, ...], data: Any) -> set[str]:
@@ -142,27 +188,41 @@ def _validation_problems(
             line, col = located.position(path[:-1])
         else:
             line, col = located.position(path, key=kind == "extra_forbidden")
-        yield Problem(file, line, col, _describe(error, path, _fields_at(path, located.data)))
+        message = _describe(error, path, _fields_at(path, located.data))
+        hint = None
+        if kind in ("string_type", "extra_forbidden") and path:
+            hint = yamlhints.value_hint(
+                located.text, line, str(path[-1]), kind == "extra_forbidden"
+            )
+        yield Problem(file, line, col, message, hint=hint)
 
 
 def _read_yaml(file: Path, problems: list[Problem]) -> yamlnodes.Located | None:
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(file, 1, 1, f"not UTF-8 text ({exc.reason})"))
+        problems.append(
+            Problem(file, 1, 1, Message(N_("not UTF-8 text (%(reason)s)"), {"reason": exc.reason}))
+        )
         return None
     except OSError as exc:
-        problems.append(Problem(file, 1, 1, f"cannot read: {exc.strerror}"))
+        problems.append(
+            Problem(file, 1, 1, Message(N_("cannot read: %(reason)s"), {"reason": exc.strerror}))
+        )
         return None
     try:
         located = yamlnodes.load(text)
     except yamlnodes.YamlSyntaxError as exc:
-        problems.append(Problem(file, *exc.position, exc.message))
+        problems.append(Problem(file, *exc.position, exc.text, hint=exc.hint))
         return None
     for (line, col), key in located.duplicates:
-        problems.append(Problem(file, line, col, f"duplicate key '{key}'"))
+        problems.append(
+            Problem(file, line, col, Message(N_("duplicate key '%(key)s'"), {"key": key}))
+        )
     if not isinstance(located.data, dict):
-        problems.append(Problem(file, 1, 1, "expected a mapping of keys (id, title, ...)"))
+        problems.append(
+            Problem(file, 1, 1, Message(N_("expected a mapping of keys (id, title, ...)")))
+        )
         return None
     return located
 
@@ -176,6 +236,12 @@ def _answerable(question: dict[str, Any]) -> bool:
     if question.get("type") == "multiple":
         return isinstance(answer, list) and bool(answer)
     return answer is not None
+
+
+_DUPLICATE_MODULE = N_("duplicate module id '%(id)s' (first used on line %(line)s)")
+_DUPLICATE_ITEM = N_("duplicate item id '%(id)s' (first used on line %(line)s)")
+_DUPLICATE_QUESTION = N_("duplicate question id '%(id)s' (first used on line %(line)s)")
+_DUPLICATE_OPTION = N_("duplicate option id '%(id)s' (first used on line %(line)s)")
 
 
 def _dicts(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -199,30 +265,33 @@ class _Checker:
         self.bodies: dict[str, str] = {}
         self.item_ids: set[str] = set()
 
-    def error(self, path: tuple[str | int, ...], message: str, *, severity: str = "error") -> None:
+    def error(
+        self, path: tuple[str | int, ...], message: Message, *, severity: str = "error"
+    ) -> None:
         line, col = self.located.position(path)
         self.problems.append(Problem(self.file, line, col, message, severity))
 
     def unique(self, ids: Iterable[tuple[Any, tuple[str | int, ...]]], what: str) -> None:
+        """`what` is a msgid with `%(id)s` and `%(line)s`, e.g. _DUPLICATE_ITEM."""
         seen: dict[str, tuple[str | int, ...]] = {}
         for value, path in ids:
             if not isinstance(value, str):
                 continue
             if value in seen:
                 first = self.located.position(seen[value])[0]
-                self.error(path, f"duplicate {what} '{value}' (first used on line {first})")
+                self.error(path, Message(what, {"id": value, "line": str(first)}))
             else:
                 seen[value] = path
 
     def course(self, data: dict[str, Any], folder: Path) -> None:
         modules = list(_dicts(data.get("modules")))
-        self.unique(((m.get("id"), ("modules", i, "id")) for i, m in modules), "module id")
+        self.unique(((m.get("id"), ("modules", i, "id")) for i, m in modules), _DUPLICATE_MODULE)
         items = [
             (("modules", i, "items", j), item)
             for i, module in modules
             for j, item in _dicts(module.get("items"))
         ]
-        self.unique(((item.get("id"), (*here, "id")) for here, item in items), "item id")
+        self.unique(((item.get("id"), (*here, "id")) for here, item in items), _DUPLICATE_ITEM)
         self.item_ids = {
             str(item["id"]) for _here, item in items if isinstance(item.get("id"), str)
         }
@@ -233,60 +302,86 @@ class _Checker:
             elif kind == "quiz":
                 self.quiz(item, here, data.get("pass_mark", 70), folder)
 
-    def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: str) -> None:
+    def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: Message) -> None:
         """Media the text refers to must exist; links to item ids must name an item."""
         for target in markdown.link_targets(text):
             if markdown.is_item_link(target) and target not in self.item_ids:
                 hint = difflib.get_close_matches(target, sorted(self.item_ids), n=1)
-                suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-                self.error(
-                    path,
-                    f"{where} links to '{target}', which is no item of this course{suggestion}",
-                    severity="warning",
+                params = {"where": where, "target": target}
+                message = (
+                    Message(
+                        N_(
+                            "%(where)s links to '%(target)s', which is no item of this course "
+                            "(did you mean '%(hint)s'?)"
+                        ),
+                        {**params, "hint": hint[0]},
+                    )
+                    if hint
+                    else Message(
+                        N_("%(where)s links to '%(target)s', which is no item of this course"),
+                        params,
+                    )
                 )
+                self.error(path, message, severity="warning")
         for reference in markdown.media_references(text):
             file = (folder / reference.split("#", 1)[0].split("?", 1)[0]).resolve()
+            params = {"where": where, "reference": reference}
             if not file.is_relative_to(folder.resolve()):
-                self.error(path, f"{where} refers to '{reference}', outside the course folder")
+                self.error(
+                    path,
+                    Message(
+                        N_("%(where)s refers to '%(reference)s', outside the course folder"), params
+                    ),
+                )
             elif not file.is_file():
                 self.error(
                     path,
-                    f"{where} refers to '{reference}', which does not exist",
+                    Message(
+                        N_("%(where)s refers to '%(reference)s', which does not exist"), params
+                    ),
                     severity="warning",
                 )
 
     def lesson(self, item: dict[str, Any], here: tuple[str | int, ...], folder: Path) -> None:
         if isinstance(item.get("body"), str):
-            self.links(item["body"], (*here, "body"), folder, f"lesson '{item.get('id')}'")
+            self.links(item["body"], (*here, "body"), folder, _lesson(item))
         if "minutes" not in item:
             self.error(
-                (*here, "id"), f"lesson '{item.get('id')}' has no `minutes`", severity="warning"
+                (*here, "id"),
+                Message(N_("lesson '%(id)s' has no `minutes`"), {"id": str(item.get("id"))}),
+                severity="warning",
             )
         name = item.get("body_file")
         if not isinstance(name, str):
             return
         path = (*here, "body_file")
         target = (folder / name).resolve()
+        params = {"name": name}
         if not target.is_relative_to(folder.resolve()):
-            self.error(path, f"body_file '{name}' is outside the course folder")
+            self.error(
+                path, Message(N_("body_file '%(name)s' is outside the course folder"), params)
+            )
         elif not target.is_file():
-            self.error(path, f"body_file '{name}' does not exist")
+            self.error(path, Message(N_("body_file '%(name)s' does not exist"), params))
         else:
             try:
                 text = target.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError):
-                self.error(path, f"body_file '{name}' is not readable UTF-8 text")
+                self.error(
+                    path, Message(N_("body_file '%(name)s' is not readable UTF-8 text"), params)
+                )
                 return
             self.bodies[str(item.get("id"))] = text
             # Paths in a body file are relative to the course folder, as in course.yaml.
-            self.links(text, path, folder, f"body_file '{name}'")
+            self.links(text, path, folder, Message(N_("body_file '%(name)s'"), params))
 
     def quiz(
         self, item: dict[str, Any], here: tuple[str | int, ...], default_mark: Any, folder: Path
     ) -> None:
         questions = list(_dicts(item.get("questions")))
         self.unique(
-            ((q.get("id"), (*here, "questions", k, "id")) for k, q in questions), "question id"
+            ((q.get("id"), (*here, "questions", k, "id")) for k, q in questions),
+            _DUPLICATE_QUESTION,
         )
         for k, question in questions:
             if isinstance(question.get("prompt"), str):
@@ -294,7 +389,7 @@ class _Checker:
                     question["prompt"],
                     (*here, "questions", k, "prompt"),
                     folder,
-                    f"question '{question.get('id')}'",
+                    Message(N_("question '%(id)s'"), {"id": str(question.get("id"))}),
                 )
             if question.get("type") in ("single", "multiple"):
                 self.choices(question, (*here, "questions", k))
@@ -312,7 +407,9 @@ class _Checker:
         at = (*here, "pass_mark") if "pass_mark" in item else (*here, "id")
         if mark == 0:
             self.error(
-                at, "a pass mark of 0 passes any submission, even an empty one", severity="warning"
+                at,
+                Message(N_("a pass mark of 0 passes any submission, even an empty one")),
+                severity="warning",
             )
             return
         total = reachable = 0.0
@@ -326,9 +423,14 @@ class _Checker:
         if best < mark:
             self.error(
                 at,
-                f"quiz '{item.get('id')}' cannot be passed: its pass mark is {mark:g} % but a "
-                f"learner can score at most {best:.0f} % (some questions have no answer a "
-                "learner could give)",
+                Message(
+                    N_(
+                        "quiz '%(id)s' cannot be passed: its pass mark is %(mark)s %% but a "
+                        "learner can score at most %(best)s %% (some questions have no answer a "
+                        "learner could give)"
+                    ),
+                    {"id": str(item.get("id")), "mark": mark, "best": round(best)},
+                ),
                 severity="warning",
             )
 
@@ -340,12 +442,14 @@ class _Checker:
             str(o.get("id")) if isinstance(o, dict) else schema._option_id(n)
             for n, o in enumerate(options)
         ]
-        self.unique(((o, (*at, "options", n)) for n, o in enumerate(option_ids)), "option id")
+        self.unique(((o, (*at, "options", n)) for n, o in enumerate(option_ids)), _DUPLICATE_OPTION)
         answer = question.get("answer")
         if isinstance(answer, list):
             answers = [(str(a), (*at, "answer", n)) for n, a in enumerate(answer)]
             if len({a for a, _ in answers}) != len(answers):
-                self.error((*at, "answer"), "the same option is listed twice in answer")
+                self.error(
+                    (*at, "answer"), Message(N_("the same option is listed twice in answer"))
+                )
         elif answer is not None:
             answers = [(str(answer), (*at, "answer"))]
         else:
@@ -354,8 +458,15 @@ class _Checker:
             if value not in option_ids:
                 self.error(
                     path,
-                    f"answer '{value}' names no option (options are {', '.join(option_ids)})",
+                    Message(
+                        N_("answer '%(answer)s' names no option (options are %(options)s)"),
+                        {"answer": value, "options": ", ".join(option_ids)},
+                    ),
                 )
+
+
+def _lesson(item: dict[str, Any]) -> Message:
+    return Message(N_("lesson '%(id)s'"), {"id": str(item.get("id"))})
 
 
 def _content_version(*parts: bytes) -> str:
@@ -372,7 +483,7 @@ def load_course(folder: Path, *, render: bool = True) -> tuple[CourseContent | N
     file = folder / COURSE_FILE
     problems: list[Problem] = []
     if not file.is_file():
-        return None, [Problem(file, 1, 1, f"no {COURSE_FILE} in this course folder")]
+        return None, [Problem(file, 1, 1, Message(N_("no course.yaml in this course folder")))]
     located = _read_yaml(file, problems)
     if located is None:
         return None, problems
@@ -384,12 +495,35 @@ def load_course(folder: Path, *, render: bool = True) -> tuple[CourseContent | N
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, located, file))
         return None, _sorted(problems)
+    problems.extend(_hour_warnings(course, checker.bodies, located, file))
     problems = _sorted(problems)
     if any(p.severity == "error" for p in problems):
         return None, problems
     bodies = checker.bodies
     version = _content_version(file.read_bytes(), *(bodies[k].encode() for k in sorted(bodies)))
     return _compile(course, bodies, folder, version, render=render), problems
+
+
+def _hour_warnings(
+    course: schema.Course, bodies: dict[str, str], located: yamlnodes.Located, file: Path
+) -> Iterator[Problem]:
+    """Stated hours against item minutes, and each lesson's minutes against its length."""
+    minutes = 0
+    for i, module in enumerate(course.modules):
+        for j, item in enumerate(module.items):
+            minutes += item.minutes or 0
+            if not isinstance(item, schema.Lesson) or item.minutes is None:
+                continue
+            text = bodies.get(item.id) if item.body_file is not None else item.body
+            if text is None:
+                continue  # a body_file that is missing is an error already
+            warning = hours.lesson_minutes(item.id, item.minutes, hours.count_words(text))
+            if warning is not None:
+                at = located.position(("modules", i, "items", j, "minutes"))
+                yield Problem(file, *at, warning, severity="warning")
+    warning = hours.course_hours(course.hours, minutes)
+    if warning is not None:
+        yield Problem(file, *located.position(("hours",)), warning, severity="warning")
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -514,7 +648,7 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
     for root in paths:
         folders = course_folders(root)
         if not folders and not (root / PROGRAMMES_DIR).is_dir():
-            result.problems.append(Problem(root, 1, 1, "no course.yaml found here"))
+            result.problems.append(Problem(root, 1, 1, Message(N_("no course.yaml found here"))))
         for folder in folders:
             result.checked += 1
             content, problems = load_course(folder, render=render)
@@ -526,7 +660,10 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
                         folder / COURSE_FILE,
                         1,
                         1,
-                        f"course id '{course_id}' is already used by {seen[course_id]}",
+                        Message(
+                            N_("course id '%(id)s' is already used by %(folder)s"),
+                            {"id": course_id, "folder": str(seen[course_id])},
+                        ),
                     )
                 )
                 continue
@@ -552,13 +689,26 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
                         file,
                         line,
                         col,
-                        f"programme names unknown course '{course_id}'",
+                        Message(N_("programme names unknown course '%(id)s'"), {"id": course_id}),
                         about=course_id,
                     )
                 )
         result.programmes[programme.id] = programme
+        _check_programme_hours(result, programme, file)
     _check_translations(result, seen)
     return result
+
+
+def _check_programme_hours(result: LoadResult, programme: ProgrammeContent, file: Path) -> None:
+    """A programme's hours against its courses' item minutes (when every course loaded)."""
+    courses = [result.courses.get(course_id) for course_id in programme.courses]
+    if not courses or any(course is None for course in courses):
+        return
+    minutes = sum(course.minutes for course in courses if course is not None)
+    warning = hours.programme_hours(programme.hours, minutes)
+    if warning is not None:
+        line, col = _position_in(file, ("hours",))
+        result.problems.append(Problem(file, line, col, warning, severity="warning"))
 
 
 def _check_translations(result: LoadResult, seen: dict[str, Path]) -> None:
@@ -571,7 +721,11 @@ def _check_translations(result: LoadResult, seen: dict[str, Path]) -> None:
             if other not in seen:
                 result.problems.append(
                     Problem(
-                        file, line, col, f"translation names unknown course '{other}'", about=other
+                        file,
+                        line,
+                        col,
+                        Message(N_("translation names unknown course '%(id)s'"), {"id": other}),
+                        about=other,
                     )
                 )
             elif target is not None and target.language == course.language:
@@ -580,7 +734,10 @@ def _check_translations(result: LoadResult, seen: dict[str, Path]) -> None:
                         file,
                         line,
                         col,
-                        f"translation '{other}' is in the same language ({course.language})",
+                        Message(
+                            N_("translation '%(id)s' is in the same language (%(language)s)"),
+                            {"id": other, "language": course.language},
+                        ),
                         severity="warning",
                     )
                 )

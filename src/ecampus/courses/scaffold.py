@@ -16,7 +16,7 @@ id: {id}                # never change an id once learners have enrolled
 title: {title}
 language: {language}
 summary: {summary}
-hours: 1
+hours: 0.05              # study time in hours: the items' minutes add up to it (within 25 %)
 topics: []
 published: false        # true when it is ready for learners; authors can preview it now
 pass_mark: 70
@@ -26,11 +26,12 @@ modules:
     items:
       - id: {first_lesson}
         title: {lesson_title}
-        minutes: 10
+        minutes: 1              # 100 to 200 words a minute; update it as the lesson grows
         body_file: lessons/{first_lesson}.md
       - id: {first_quiz}
         type: quiz
         title: {quiz_title}
+        minutes: 2
         max_attempts: 3
         questions:
           - id: q1

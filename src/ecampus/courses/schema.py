@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from ecampus.i18n import N_, Message
+
 Id = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=1, max_length=80),
@@ -32,6 +34,14 @@ LanguageTag = Annotated[
     StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"),
     Field(description="BCP 47 language tag, e.g. es, en, fr, pt-BR."),
 ]
+
+
+class FormatError(ValueError):
+    """A rule of the format broken, as a message the validator shows in the reader's language."""
+
+    def __init__(self, text: Message) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 class _Strict(BaseModel):
@@ -195,7 +205,7 @@ class Lesson(_Strict):
     @model_validator(mode="after")
     def _one_body(self) -> Lesson:
         if (self.body is None) == (self.body_file is None):
-            raise ValueError("a lesson needs exactly one of `body` or `body_file`")
+            raise FormatError(Message(N_("a lesson needs exactly one of `body` or `body_file`")))
         return self
 
 

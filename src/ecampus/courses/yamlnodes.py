@@ -13,6 +13,9 @@ from typing import Any
 
 import yaml
 
+from ecampus.courses import yamlhints
+from ecampus.i18n import N_, Message
+
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when built with it
 
 
@@ -62,6 +65,7 @@ class Located:
     values: dict[Path, Position] = field(default_factory=dict)
     keys: dict[Path, Position] = field(default_factory=dict)
     duplicates: list[tuple[Position, str]] = field(default_factory=list)
+    text: str = ""  # the source, for hints that quote a line
 
     def position(self, path: Path, *, key: bool = False) -> Position:
         """The position of a path, falling back to its nearest known ancestor."""
@@ -77,10 +81,17 @@ class Located:
 
 
 class YamlSyntaxError(ValueError):
-    def __init__(self, message: str, position: Position) -> None:
-        super().__init__(message)
-        self.message = message
+    """Bad YAML: where, what (a Message, in no language yet) and, when known, how to fix it."""
+
+    def __init__(self, text: Message, position: Position, hint: Message | None = None) -> None:
+        super().__init__(str(text))
+        self.text = text
+        self.hint = hint
         self.position = position
+
+    @property
+    def message(self) -> str:
+        return str(self.text)
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -105,14 +116,16 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
-            raise YamlSyntaxError("nesting is too deep", _mark(node))
+            raise YamlSyntaxError(Message(N_("nesting is too deep")), _mark(node))
         self.located.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise YamlSyntaxError("mapping keys must be plain values", _mark(key_node))
+                    raise YamlSyntaxError(
+                        Message(N_("mapping keys must be plain values")), _mark(key_node)
+                    )
                 key = self.constructor.construct_object(key_node)
                 key = key if isinstance(key, str) else str(key)
                 if key in result:
@@ -129,24 +142,44 @@ class _Builder:
         return self.constructor.construct_object(node)
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> YamlSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    start = exc.context_mark
+    started = (start.line + 1, start.column + 1) if start is not None else None
+    problem = str(exc.problem or exc)
+    hint = yamlhints.hint(text, problem, exc.context, position, started)
+    shown = yamlhints.where_to_point(problem, position, started)
+    if exc.context and started is not None and started != shown:
+        # e.g. "while parsing a flow sequence": where the unclosed construct began.
+        message = Message(
+            N_(
+                "YAML syntax error: %(problem)s (%(context)s that started at line %(line)s, "
+                "column %(column)s)"
+            ),
+            {
+                "problem": Message(problem),
+                "context": Message(exc.context),
+                "line": str(started[0]),
+                "column": str(started[1]),
+            },
+        )
+    else:
+        message = Message(N_("YAML syntax error: %(problem)s"), {"problem": Message(problem)})
+    return YamlSyntaxError(message, shown, hint)
+
+
 def load(text: str) -> Located:
     """Parse one YAML document; raise YamlSyntaxError with a position on bad syntax."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"YAML syntax error: {exc.problem or exc}"
-        start = exc.context_mark
-        if exc.context and start is not None and (start.line + 1, start.column + 1) != position:
-            # e.g. "while parsing a flow sequence": where the unclosed construct began.
-            message += (
-                f" ({exc.context} that started at line {start.line + 1}, column {start.column + 1})"
-            )
-        raise YamlSyntaxError(message, position) from None
+        raise _syntax_error(exc, text) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"YAML syntax error: {exc}", (1, 1)) from None
-    located = Located(data=None)
+        raise YamlSyntaxError(
+            Message(N_("YAML syntax error: %(problem)s"), {"problem": str(exc)}), (1, 1)
+        ) from None
+    located = Located(data=None, text=text)
     if node is None:
         return located
     try:
@@ -154,5 +187,9 @@ def load(text: str) -> Located:
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         position = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise YamlSyntaxError(f"YAML error: {exc.problem}", position) from None
+        raise YamlSyntaxError(
+            Message(N_("YAML error: %(problem)s"), {"problem": str(exc.problem)}),
+            position,
+            yamlhints.tag_hint(text, position),
+        ) from None
     return located

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from ecampus.accounts import sessions as account_sessions
+from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent
 from ecampus.dbutil import upsert
 from ecampus.learning import progress as progress_rules
@@ -53,8 +57,16 @@ def enroll(
     session.add(enrollment)
     try:
         session.commit()
-    except IntegrityError:  # a concurrent request enrolled first
+    except IntegrityError:  # a concurrent request enrolled first, or the account is gone
         session.rollback()
+        raced = session.scalars(
+            select(Enrollment.id).where(  # type: ignore[call-overload]
+                Enrollment.user_id == user_id,
+                Enrollment.course_id == course_id,
+            )
+        ).first()
+        if raced is None:
+            raise  # not a race: retrying would fail the same way, for ever
         return enroll(session, user_id=user_id, course_id=course_id, cohort_id=cohort_id)
     session.refresh(enrollment)
     return enrollment, True
@@ -87,9 +99,52 @@ _STATE_QUERY = (
 )
 
 
+# The lesson page's only query: the caller's live session and account (accounts.sessions),
+# their enrolment and every item row. Signed out, deactivated or deleted: no row at all.
+_PAGE_QUERY = (
+    select(*account_sessions.ACCOUNT_COLUMNS, *_STATE_QUERY.selected_columns)
+    .select_from(
+        account_sessions.live_session()
+        .outerjoin(
+            _enrollments,
+            and_(
+                _enrollments.c.user_id == account_sessions.USER_ID,
+                _enrollments.c.course_id == bindparam("course_id"),
+            ),
+        )
+        .outerjoin(
+            _items,
+            and_(
+                _items.c.user_id == _enrollments.c.user_id,
+                _items.c.course_id == _enrollments.c.course_id,
+            ),
+        )
+    )
+    .where(account_sessions.live_account_filter())
+)
+
+
+def page_state(
+    db: Session | Connection, *, user_id: int, session_id: str, course: CourseContent
+) -> tuple[Account | None, CourseState]:
+    """The account behind a live session (None when there is none) and the course state,
+    in one round trip: what a lesson page needs from the database."""
+    params = account_sessions.lookup_params(user_id=user_id, session_id=session_id)
+    rows = db.execute(_PAGE_QUERY, {**params, "course_id": course.id}).all()
+    if not rows:
+        return None, _state_of(course, [])
+    skip = len(account_sessions.ACCOUNT_COLUMNS)
+    state_rows = [r[skip:] for r in rows] if rows[0][skip] is not None else []
+    return account_sessions.account_of(rows[0]), _state_of(course, state_rows)
+
+
 def course_state(db: Session | Connection, *, user_id: int, course: CourseContent) -> CourseState:
     """Enrolment and every item row in one query: the hot path of each lesson page."""
     rows = db.execute(_STATE_QUERY, {"user_id": user_id, "course_id": course.id}).all()
+    return _state_of(course, rows)
+
+
+def _state_of(course: CourseContent, rows: Sequence[Sequence[Any]]) -> CourseState:
     if not rows:
         return CourseState(None, None, None, progress_rules.compute(course, ()))
     states = [

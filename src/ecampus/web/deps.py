@@ -8,20 +8,22 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.concurrency import iterate_in_threadpool
+from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from ecampus.accounts import tokens
-from ecampus.accounts.tokens import Principal
+from ecampus.accounts import sessions, tokens
+from ecampus.accounts.sessions import Account
+from ecampus.accounts.tokens import Claims, Principal
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent
 from ecampus.db import ConnectionGate
 from ecampus.settings import Settings
+from ecampus.web import sessions as session_cookie
+from ecampus.web.sessions import SESSION_COOKIE
 from ecampus.web.templating import Templates
 
-SESSION_COOKIE = "ecampus_session"
 CSRF_COOKIE = "ecampus_csrf"
 LANG_COOKIE = "ecampus_lang"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -61,8 +63,13 @@ async def get_templates(request: Request) -> Templates:
     return request.app.state.templates
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+async def get_session(
+    request: Request, _caller: Annotated[Principal | None, Depends(optional_principal)]
+) -> AsyncIterator[Session]:
     """A database session for one route call, admitted through the connection gate.
+
+    The caller's session check runs first (its own short turn at the gate), so a request
+    never waits for a second slot while holding one.
 
     Waiting for a slot happens on the event loop, so no worker thread ever blocks on the
     pool, and the session is closed when the route function returns (scope="function"),
@@ -88,29 +95,82 @@ def bearer_token(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-async def optional_principal(request: Request) -> Principal | None:
-    return principal_of(request)
-
-
-def principal_of(request: Request) -> Principal | None:
-    """The caller's identity from the bearer header or the login cookie (cached per request)."""
-    if hasattr(request.state, "principal"):
-        return request.state.principal
-    token, _from_cookie = bearer_token(request)
-    principal = (
-        tokens.decode_access_token(token, secret=request.app.state.settings.secret_key)
+def token_claims(request: Request) -> Claims | None:
+    """What the caller's token says, if it is ours and unexpired (no database; cached)."""
+    state = request.state
+    if hasattr(state, "claims"):
+        return state.claims
+    token, from_cookie = bearer_token(request)
+    settings: Settings = request.app.state.settings
+    claims = (
+        tokens.decode_access_token(token, secret=settings.secret_key, issuer=settings.base_url)
         if token
         else None
     )
+    state.claims = claims
+    state.claims_from_cookie = from_cookie
+    return claims
+
+
+def accept_session(request: Request, claims: Claims, account: Account | None) -> Principal | None:
+    """The caller, once their session was found live (or None); renews the cookie when due.
+    Routes that fold the session check into their own query call this with its result."""
+    principal = (
+        None
+        if account is None
+        else Principal(
+            user_id=account.user_id,
+            role=account.role,
+            name=account.name,
+            language=account.language,
+            email=account.email,
+            token_id=claims.session_id,
+            expires_at=claims.expires_at,
+        )
+    )
     request.state.principal = principal
+    if account is not None and getattr(request.state, "claims_from_cookie", False):
+        session_cookie.renew_if_due(request, claims, account)
     return principal
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The caller, from the bearer header or the login cookie, whose session is live: role
+    and name come from the account as stored now (one indexed query, cached per request).
+    It blocks: async code awaits resolve_principal instead."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    claims = token_claims(request)
+    if claims is None:
+        request.state.principal = None
+        return None
+    engine: Engine = request.app.state.engine
+    # Autocommit: a read needs no BEGIN and ROLLBACK, which on PostgreSQL are round trips.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        account = sessions.lookup(connection, user_id=claims.user_id, session_id=claims.session_id)
+    return accept_session(request, claims, account)
+
+
+async def resolve_principal(request: Request) -> Principal | None:
+    """principal_of, with its query in a worker thread (never on the event loop)."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    if token_claims(request) is None:
+        request.state.principal = None
+        return None
+    async with request.app.state.db_gate.slot():
+        return await run_in_threadpool(principal_of, request)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    return await resolve_principal(request)
 
 
 def csrf_seed(request: Request) -> str:
     """What a CSRF token is bound to: the login session, or a random pre-login cookie."""
-    principal = principal_of(request)
-    if principal is not None:
-        return principal.token_id
+    claims = token_claims(request)
+    if claims is not None:
+        return claims.session_id
     seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
     if not seed:
         seed = secrets.token_urlsafe(16)
@@ -165,7 +225,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 async def api_principal(
     request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)] = None
 ) -> Principal:
-    principal = principal_of(request)
+    principal = await resolve_principal(request)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -176,10 +236,18 @@ async def api_principal(
 
 
 async def page_principal(request: Request) -> Principal:
-    principal = principal_of(request)
+    principal = await resolve_principal(request)
     if principal is None:
         raise LoginRequired
     return principal
+
+
+async def page_claims(request: Request) -> Claims:
+    """For pages that check the session inside their own query (the lesson page)."""
+    claims = token_claims(request)
+    if claims is None:
+        raise LoginRequired
+    return claims
 
 
 def require_roles(*roles: str):
@@ -224,6 +292,7 @@ GateDep = Annotated[ConnectionGate, Depends(get_gate)]
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 ApiUser = Annotated[Principal, Depends(api_principal)]
 PageUser = Annotated[Principal, Depends(page_principal)]
+PageClaims = Annotated[Claims, Depends(page_claims)]
 Coordinator = Annotated[Principal, Depends(require_roles("coordinator"))]
 Author = Annotated[Principal, Depends(require_roles("author", "coordinator"))]
 CoordinatorPage = Annotated[Principal, Depends(require_page_roles("coordinator"))]

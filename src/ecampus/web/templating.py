@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,31 @@ def _gettext(message: str) -> str:
     return i18n.translations(current_language.get()).ugettext(message)
 
 
-def _ngettext(singular: str, plural: str, n: int) -> str:
-    return i18n.translations(current_language.get()).ungettext(singular, plural, n)
+def _plural(singular: str, plural: str, n: float) -> str:
+    # gettext's plural rules see only whole numbers; plural_count picks the one that shares
+    # the decimal's CLDR category ("4,5 horas", "0.5 hours").
+    language = current_language.get()
+    return i18n.translations(language).ungettext(singular, plural, i18n.plural_count(n, language))
+
+
+@jinja2.pass_context
+def _ngettext(
+    context: jinja2.runtime.Context, singular: str, plural: str, n: float, /, **variables: Any
+) -> str:
+    # Jinja's newstyle ngettext, except that `num` is written the reader's way: "4,5" and
+    # "1.000.000" in Spanish, "4.5" and "1,000,000" in English.
+    variables.setdefault("num", i18n.format_number(n, current_language.get()))
+    text = _plural(singular, plural, n)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - a message of ours; the variables get escaped
+    return text % variables
+
+
+def ngettext(singular: str, plural: str, n: float, **variables: Any) -> str:
+    """The singular or plural of a message in the request's language (for Python code);
+    `num` is the count, formatted for the reader."""
+    variables.setdefault("num", i18n.format_number(n, current_language.get()))
+    return _plural(singular, plural, n) % variables
 
 
 def gettext(message: str, **variables: Any) -> str:
@@ -73,7 +97,9 @@ def _number(value: float | int | None, digits: int = 1) -> str:
 def _percent(value: float | int | None) -> str:
     if value is None:
         return "—"
-    return format_percent(value / 100, locale=i18n.locale(current_language.get()))
+    # Half up, like the certificate PDF (Babel alone would print 92.5 as 92 %).
+    rounded = Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return format_percent(rounded / 100, locale=i18n.locale(current_language.get()))
 
 
 class Templates:
@@ -87,8 +113,10 @@ class Templates:
             auto_reload=False,
         )
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
-            _gettext, _ngettext, newstyle=True
+            _gettext, ngettext, newstyle=True
         )
+        # Jinja's newstyle wrapper would print `num` with str(); ours formats it by locale.
+        self.env.globals["ngettext"] = _ngettext
         self.env.globals["static"] = assets.url
         self.env.filters["date"] = _date
         self.env.filters["day"] = _day

@@ -14,14 +14,14 @@ id: ok-course
 title: Curso
 language: es
 summary: Resumen.
-hours: 1.5
+hours: 0.02
 modules:
   - id: m1
     title: Módulo
     items:
       - id: l1
         title: Lección
-        minutes: 5
+        minutes: 1
         body: Hola
       - id: q
         type: quiz
@@ -69,7 +69,7 @@ def test_valid_course_loads_and_renders(tmp_path: Path) -> None:
         ("      - id: q\n", "      - id: l1\n", ["14:13: duplicate item id 'l1' (first used on line 10)"]),
         ("answer: a", "answer: c", ["22:21: answer 'c' names no option (options are a, b)"]),
         ("type: single", "type: choice", ["19:19: type: must be one of single, multiple, true_false, text, number"]),
-        ("hours: 1.5", "hours: -2", ["5:8: hours: Input should be greater than 0"]),
+        ("hours: 0.02", "hours: -2", ["5:8: hours: must be greater than 0"]),
         ("body: Hola", "body_file: missing.md", ["13:20: body_file 'missing.md' does not exist"]),
         ("body: Hola", "body_file: ../../etc/passwd", ["13:20: body_file '../../etc/passwd' is outside the course folder"]),
         ("body: Hola", "body: Hola\n        body_file: x.md", ["14:20: body_file 'x.md' does not exist",
@@ -123,12 +123,14 @@ def test_multiple_answer_and_option_ids(tmp_path: Path) -> None:
 
 def test_lesson_without_minutes_is_a_warning(tmp_path: Path) -> None:
     content, problems = load_course(
-        write_course(tmp_path, VALID.replace("        minutes: 5\n", ""))
+        write_course(tmp_path, VALID.replace("        minutes: 1\n", ""))
     )
     assert content is not None
     assert [(p.severity, p.line, p.message) for p in problems] == [
-        ("warning", 10, "lesson 'l1' has no `minutes`")
-    ]
+        ("warning", 5, "the course states 0.02 h, but the `minutes` of its items add up to 0 h "
+         "(0 min); make them agree within 25 %"),
+        ("warning", 10, "lesson 'l1' has no `minutes`"),
+    ]  # fmt: skip
 
 
 def test_body_file_is_rendered_and_sanitised(tmp_path: Path) -> None:
@@ -172,7 +174,7 @@ def test_bundled_courses_are_valid() -> None:
     assert [p.format(root) for p in result.errors] == []
     assert "codigo-migracion" in result.courses
     course = result.courses["codigo-migracion"]
-    assert course.hours == 4.5
+    assert course.hours == 2.2
     types = {q.type for quiz in course.quizzes.values() for q in quiz.questions}
     assert types == {"single", "multiple", "true_false", "text", "number"}
     assert any(len(p.courses) > 1 for p in result.programmes.values())

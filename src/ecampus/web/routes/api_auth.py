@@ -1,18 +1,21 @@
-"""Accounts over the JSON API: register, token, me."""
+"""Accounts over the JSON API: register, token, logout, me."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
+from ecampus.accounts import passwords, sessions
 from ecampus.accounts import service as accounts
-from ecampus.accounts import tokens
 from ecampus.accounts.models import User
 from ecampus.accounts.schemas import RegisterIn, TokenOut, UserOut
 from ecampus.settings import Settings
-from ecampus.web.deps import ApiUser, SessionDep, SettingsDep
+from ecampus.web import sessions as session_cookie
+from ecampus.web.deps import ApiCsrf, ApiUser, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -21,16 +24,9 @@ def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
-def issue_token(settings: Settings, user: User) -> TokenOut:
-    token, lifetime = tokens.create_access_token(
-        secret=settings.secret_key,
-        user_id=user.id or 0,
-        role=user.role,
-        name=user.full_name,
-        language=user.language,
-        email=user.email,
-        minutes=settings.token_minutes,
-    )
+def issue_token(session: Session, settings: Settings, user: User) -> TokenOut:
+    """Start a sign-in session for `user` (who just proved who they are) and its token."""
+    token, lifetime = session_cookie.issue(session, settings, user)
     return TokenOut(access_token=token, expires_in=lifetime)
 
 
@@ -58,7 +54,20 @@ def token(
             "Incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return issue_token(settings, user)
+    return issue_token(session, settings, user)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[ApiCsrf])
+def logout(
+    principal: ApiUser, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Sign this token's session out: every process refuses it from the next request on.
+    The account's other sessions (other devices) carry on."""
+    sessions.end(session, user_id=principal.user_id, session_id=principal.token_id)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if getattr(request.state, "claims_from_cookie", False):
+        session_cookie.clear_cookie(response, settings)
+    return response
 
 
 @router.get("/me", response_model=UserOut)
@@ -67,3 +76,28 @@ def me(principal: ApiUser, session: SessionDep) -> UserOut:
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Account no longer exists")
     return user_out(user)
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=passwords.MAX_LENGTH)
+    new_password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[ApiCsrf])
+def change_password(body: PasswordChangeIn, principal: ApiUser, session: SessionDep) -> Response:
+    """A new password: the account's other sessions are signed out, this one carries on."""
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Account no longer exists")
+    changed = sessions.change_password(
+        session,
+        user=user,
+        current=body.current_password,
+        new=body.new_password,
+        keep=principal.token_id,
+    )
+    if not changed:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "The current password is not correct")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ecampus.certificates import service as certificates
 from ecampus.learning import service as learning
+from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web.deps import ApiUser, CatalogueDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/me", tags=["learner"])
@@ -24,6 +25,9 @@ class MyCourseOut(BaseModel):
     completed_at: str | None
     certificate: str | None
     next_item: str | None
+    # A quiz not passed with every attempt used: the course cannot be completed until a
+    # coordinator grants another attempt.
+    blocked_item: str | None = None
 
 
 def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOut]:
@@ -35,7 +39,7 @@ def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOu
     out = []
     for enrollment in learning.enrolments_of(session, user_id=user_id):
         course = catalogue.get(enrollment.course_id)
-        next_item = None
+        next_item = blocked = None
         if course is not None:
             state = learning.course_state(session, user_id=user_id, course=course)
             progress, status, score = (
@@ -44,6 +48,9 @@ def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOu
                 state.progress.score,
             )
             next_item = state.progress.next_item_id
+            blocked = blocking_quiz(
+                session, user_id=user_id, course=course, progress=state.progress
+            )
             title = course.title
         else:  # a course taken off the catalogue: what was stored still counts
             progress, status, score = enrollment.progress, enrollment.status, enrollment.score
@@ -61,6 +68,7 @@ def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOu
                 else None,
                 certificate=valid.get(enrollment.course_id),
                 next_item=next_item,
+                blocked_item=blocked.id if blocked else None,
             )
         )
     return out

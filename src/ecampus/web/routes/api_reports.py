@@ -12,8 +12,11 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, EmailStr, Field
 from sqlmodel import Session
 
+from ecampus import countries
 from ecampus.accounts import service as accounts
-from ecampus.accounts.models import InstitutionType, Role
+from ecampus.accounts import sessions
+from ecampus.accounts.models import InstitutionType, Role, User
+from ecampus.accounts.tokens import Principal
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.reports import export
@@ -75,9 +78,12 @@ def report_filters(
     date_field: Annotated[str, Query(description=" or ".join(DATE_FIELDS))] = "enrolled_at",
 ) -> Filters:
     """Empty parameters mean "any", so a filter form can send every field as it is."""
-    country = country.strip().upper()
-    if country and not (len(country) == 2 and country.isalpha()):
-        raise _invalid("`country` must be an ISO 3166-1 alpha-2 code, e.g. GT")
+    code = countries.normalise(country) if country.strip() else ""
+    if code is None:
+        raise _invalid(
+            "`country` must be an ISO 3166-1 alpha-2 country code such as GT or HN, "
+            f"not {country.strip()[:40]!r}"
+        )
     kinds = {t.value for t in InstitutionType}
     if institution_type and institution_type not in kinds:
         raise _invalid(f"`institution_type` must be one of {', '.join(sorted(kinds))}")
@@ -91,7 +97,7 @@ def report_filters(
         course=course.strip() or None,
         courses=(tuple(v.id for v in catalogue.variants(group)) or (group,)) if group else (),
         cohort=cohort.strip() or None,
-        country=country or None,
+        country=code or None,
         institution_type=institution_type or None,
         since=first,
         until=last,
@@ -205,6 +211,7 @@ def list_users(principal: Admin, session: SessionDep) -> list[dict[str, Any]]:
             "full_name": u.full_name,
             "role": u.role,
             "country": u.country,
+            "is_active": u.is_active,
         }
         for u in accounts.list_users(session)
     ]
@@ -212,8 +219,37 @@ def list_users(principal: Admin, session: SessionDep) -> list[dict[str, Any]]:
 
 @router.put("/users/{email}/role", dependencies=[ApiCsrf])
 def set_role(email: str, body: RoleIn, principal: Admin, session: SessionDep) -> dict[str, Any]:
-    """Change a role; it takes effect at the user's next login (tokens carry the role)."""
+    """Change a role; it takes effect on the user's next request (roles are read from the
+    account on every request, never from the token)."""
     user = accounts.set_role(session, email=email, role=body.role)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No account has this email")
     return {"email": user.email, "role": user.role}
+
+
+def _account_to_manage(session: Session, email: str, principal: Principal) -> User:
+    """Admins manage every account; coordinators, learners' accounts only."""
+    user = accounts.get_by_email(session, email)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No account has this email")
+    if principal.role != Role.admin.value and user.role != Role.learner.value:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Coordinators manage learner accounts only")
+    if user.id == principal.user_id:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "You cannot change access to your own account"
+        )
+    return user
+
+
+@router.post("/users/{email}/deactivate", dependencies=[ApiCsrf])
+def deactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
+    """The account cannot sign in, and its sessions are refused from the next request on."""
+    user = sessions.deactivate(session, user=_account_to_manage(session, email, principal))
+    return {"email": user.email, "role": user.role, "is_active": user.is_active}
+
+
+@router.post("/users/{email}/reactivate", dependencies=[ApiCsrf])
+def reactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
+    """The account may sign in again (its old sessions stay ended)."""
+    user = sessions.reactivate(session, user=_account_to_manage(session, email, principal))
+    return {"email": user.email, "role": user.role, "is_active": user.is_active}

@@ -8,12 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ecampus.courses.catalog import Catalogue
+from ecampus.i18n import render
+from ecampus.web import i18n
 from ecampus.web.deps import Author, AuthorPage, CatalogueDep, TemplatesDep
+from ecampus.web.pages import page_language
 
 router = APIRouter(tags=["authoring"])
 
 
-def authoring_status(catalogue: Catalogue) -> dict[str, Any]:
+def authoring_status(catalogue: Catalogue, language: str) -> dict[str, Any]:
+    """What the catalogue loaded, and its problems in the reader's language."""
     root = catalogue.root.resolve()
 
     def shown(path: Any) -> str:
@@ -50,21 +54,33 @@ def authoring_status(catalogue: Catalogue) -> dict[str, Any]:
                 "line": p.line,
                 "column": p.column,
                 "severity": p.severity,
-                "message": p.message,
+                "message": render(p.text, language),
+                "hint": p.hint.render(language) if p.hint else None,
             }
             for p in catalogue.problems
         ],
+        "language": language,
     }
 
 
 @router.get("/api/v1/authoring/status")
-async def status_json(principal: Author, catalogue: CatalogueDep) -> dict[str, Any]:
-    """Courses as loaded (drafts too), and every validation problem with file:line:col."""
-    return authoring_status(catalogue)
+async def status_json(
+    request: Request, principal: Author, catalogue: CatalogueDep, lang: str | None = None
+) -> dict[str, Any]:
+    """Courses as loaded (drafts too), and every validation problem with file:line:col.
+
+    Messages and hints are in `lang` (es or en), else the Accept-Language header's choice,
+    else English."""
+    language = i18n.negotiate(
+        lang, accept_language=request.headers.get("accept-language"), default="en"
+    )
+    return authoring_status(catalogue, language)
 
 
 @router.get("/authoring", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(
     request: Request, principal: AuthorPage, catalogue: CatalogueDep, templates: TemplatesDep
 ) -> HTMLResponse:
-    return templates.render(request, "authoring/status.html", authoring_status(catalogue))
+    return templates.render(
+        request, "authoring/status.html", authoring_status(catalogue, page_language(request))
+    )

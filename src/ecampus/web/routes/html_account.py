@@ -9,21 +9,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
+from ecampus import countries
 from ecampus.accounts import service as accounts
+from ecampus.accounts import sessions
 from ecampus.accounts.models import InstitutionType, User
-from ecampus.accounts.schemas import COUNTRY_CODES, LANGUAGES, RegisterIn
+from ecampus.accounts.schemas import LANGUAGES, RegisterIn
 from ecampus.settings import Settings
 from ecampus.web import i18n
+from ecampus.web import sessions as session_cookie
 from ecampus.web.deps import (
     LANG_COOKIE,
-    SESSION_COOKIE,
     FormCsrf,
     MaybeUser,
     PageUser,
     SessionDep,
     SettingsDep,
     TemplatesDep,
+    token_claims,
 )
 from ecampus.web.pages import page_language
 from ecampus.web.routes.api_auth import issue_token
@@ -42,32 +46,18 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def login_response(settings: Settings, user: User, target: str) -> Response:
-    token = issue_token(settings, user)
+def login_response(session: Session, settings: Settings, user: User, target: str) -> Response:
+    """Start a session for `user` and send its cookie (blocking: it writes the session)."""
+    token = issue_token(session, settings, user)
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token.access_token,
-        max_age=token.expires_in,
-        httponly=True,
-        secure=settings.cookie_secure,
-        samesite="lax",
-    )
+    session_cookie.set_cookie(response, settings, token.access_token, token.expires_in)
     response.set_cookie(LANG_COOKIE, user.language, max_age=60 * 60 * 24 * 365, samesite="lax")
     return response
 
 
-def countries(language: str) -> list[tuple[str, str]]:
-    names = i18n.locale(language).territories
-    return sorted(
-        ((code, str(names.get(code, code))) for code in COUNTRY_CODES),
-        key=lambda c: c[1].casefold(),
-    )
-
-
 def form_choices(language: str) -> dict[str, Any]:
     return {
-        "countries": countries(language),
+        "countries": countries.choices(language),
         "institution_types": [t.value for t in InstitutionType],
         "languages": LANGUAGES,
     }
@@ -98,13 +88,20 @@ def login(
             {"next": safe_next(next), "error": _("Incorrect email or password."), "email": email},
             status_code=400,
         )
-    return login_response(settings, user, safe_next(next))
+    return login_response(session, settings, user, safe_next(next))
 
 
 @router.post("/logout", dependencies=[FormCsrf])
-def logout() -> Response:
+def logout(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """End this browser's session for good (not only its cookie), and what it kept."""
+    claims = token_claims(request)
+    if claims is not None:
+        sessions.end(session, user_id=claims.user_id, session_id=claims.session_id)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    session_cookie.clear_cookie(response, settings)
+    # Quiz drafts and anything else this site kept in the browser (app.js also clears the
+    # drafts itself, for browsers that ignore this header over plain HTTP).
+    response.headers["Clear-Site-Data"] = '"storage"'
     return response
 
 
@@ -183,7 +180,8 @@ async def register(
              "values": values, **form_choices(language)},
             status_code=409,
         )  # fmt: skip
-    return login_response(settings, user, safe_next(values.get("next"), "/me"))
+    target = safe_next(values.get("next"), "/me")
+    return await run_in_threadpool(login_response, session, settings, user, target)
 
 
 @router.get("/profile", response_class=HTMLResponse)
@@ -238,7 +236,7 @@ async def save_profile(
                 "values": {**user.model_dump(), **values},
                 "errors": _field_errors(exc),
                 "saved": False,
-                **form_choices(user.language),
+                **form_choices(page_language(request)),
             },
             status_code=422,
         )
@@ -251,8 +249,11 @@ async def save_profile(
         country=checked.country,
         language=checked.language,
     )
-    # The token carries the name and language: refresh it so pages show the change at once.
-    return login_response(settings, user, "/profile?saved=1")
+    # Pages read the name and language from the account; the cookie keeps the language
+    # for pages seen before the account is read.
+    response = RedirectResponse("/profile?saved=1", status_code=303)
+    response.set_cookie(LANG_COOKIE, user.language, max_age=60 * 60 * 24 * 365, samesite="lax")
+    return response
 
 
 @router.get("/lang/{code}")

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
+from ecampus import countries
 from ecampus.accounts.models import InstitutionType
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
@@ -23,6 +24,7 @@ from ecampus.web.deps import (
     SessionDep,
     TemplatesDep,
 )
+from ecampus.web.pages import page_language
 from ecampus.web.routes.api_reports import FiltersDep, report_rows
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
@@ -52,6 +54,7 @@ def dashboard(
 ) -> HTMLResponse:
     rows = list(report_rows(session, filters, catalogue))
     chosen = {k: v for k in FILTER_NAMES if (v := request.query_params.get(k, "").strip())}
+    language = page_language(request)
     return templates.render(
         request,
         "coordination/dashboard.html",
@@ -62,6 +65,8 @@ def dashboard(
             "courses": list(catalogue.courses.values()),
             "cohorts": cohorts.all_cohorts(session),
             "institution_types": [t.value for t in InstitutionType],
+            "countries": countries.choices(language),
+            "country_names": countries.names(language),
             "filters": chosen,
             "query": urlencode(chosen),
         },

@@ -7,25 +7,29 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from sqlmodel import Session
 
-from ecampus.accounts.tokens import Principal
+from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
-from ecampus.courses import schema
+from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.learning import completion
 from ecampus.learning import service as learning
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
+from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web.deps import (
     CatalogueDep,
     FormCsrf,
+    LoginRequired,
     MaybeUser,
+    PageClaims,
     PageUser,
     SessionDep,
     TemplatesDep,
+    accept_session,
     visible_course,
 )
 from ecampus.web.pages import page_language
@@ -38,7 +42,7 @@ router = APIRouter(include_in_schema=False)
 LENGTHS = {"short": (0, 5), "medium": (5, 20), "long": (20, 100000)}
 
 
-def _matches(course: CourseContent, q: str, language: str, topic: str, length: str) -> bool:
+def _matches(course: CourseContent, language: str, topic: str, length: str) -> bool:
     if language and course.language != language:
         return False
     if topic and topic not in course.topics:
@@ -47,11 +51,6 @@ def _matches(course: CourseContent, q: str, language: str, topic: str, length: s
         low, high = LENGTHS[length]
         if not low <= course.hours < high:
             return False
-    if q:
-        haystack = " ".join((course.title, course.summary, *course.topics)).casefold()
-        return all(word in haystack for word in grading.normalise_text(q).split()) or all(
-            word in grading.normalise_text(haystack) for word in grading.normalise_text(q).split()
-        )
     return True
 
 
@@ -66,8 +65,8 @@ def catalogue_page(
     length: str = "",
 ) -> HTMLResponse:
     published = list(catalogue.published())
-    matching = [c for c in published if _matches(c, q.strip(), language, topic, length)]
-    shown, also = _one_per_translation(catalogue, matching, page_language(request))
+    found = search.search((c for c in published if _matches(c, language, topic, length)), q)
+    shown, also = _one_per_translation(catalogue, [m.course for m in found], page_language(request))
     return templates.render(
         request,
         "catalogue/index.html",
@@ -81,6 +80,8 @@ def catalogue_page(
             "languages": sorted({c.language for c in published}),
             "topics": sorted({t for c in published for t in c.topics}),
             "filters": {"q": q, "language": language, "topic": topic, "length": length},
+            # Lessons that hold the words, for courses whose description does not.
+            "found_in": {m.course.id: m for m in found if m.lessons and not m.in_details},
         },
         block="results",
     )
@@ -123,7 +124,12 @@ def _course_context(
         if principal and state and state.progress.completed
         else None
     )
-    return {"course": course, "state": state, "certificate": certificate}
+    blocked = (
+        blocking_quiz(session, user_id=principal.user_id, course=course, progress=state.progress)
+        if principal and state and state.enrolled
+        else None
+    )
+    return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
 
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
@@ -157,13 +163,18 @@ def enroll(
 
 
 def _item_context(
-    db: Session | Connection, principal: Principal, course: CourseContent, item_id: str
+    db: Session | Connection,
+    principal: Principal,
+    course: CourseContent,
+    item_id: str,
+    state: learning.CourseState | None = None,
 ) -> dict[str, Any]:
     """Everything an item page shows; all of its database work happens here."""
     item = course.items.get(item_id)
     if item is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
-    state = learning.course_state(db, user_id=principal.user_id, course=course)
+    if state is None:
+        state = learning.course_state(db, user_id=principal.user_id, course=course)
     previous, following = course.neighbours(item.id)
     context: dict[str, Any] = {
         "course": course,
@@ -184,32 +195,48 @@ def _item_context(
 
 
 def _load_item(
-    engine: Engine, principal: Principal, course: CourseContent, item_id: str
-) -> dict[str, Any]:
+    request: Request, claims: Claims, course: CourseContent, item_id: str
+) -> dict[str, Any] | None:
+    """The page's database work: the session check (live, active, role) and the learner's
+    state in one query (a quiz adds its attempt count). None when the session is over."""
+    app = request.app.state
+    if item_id not in course.items:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
     # Autocommit: a read needs no BEGIN and ROLLBACK, which on PostgreSQL are round trips.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return _item_context(connection, principal, course, item_id)
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        account, state = learning.page_state(
+            connection, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+        principal = accept_session(request, claims, account)
+        if principal is None:
+            return None
+        visible_course(course.id, request, app.catalogue, principal)
+        return _item_context(connection, principal, course, item_id, state)
 
 
 @router.get("/courses/{course_id}/items/{item_id}", response_class=HTMLResponse)
-async def item_page(
-    course_id: str, item_id: str, request: Request, principal: PageUser
-) -> Response:
-    """The hot path: token checked without the database, content from memory, one query
-    (in a worker thread, off the event loop), then a render of pre-rendered lesson HTML.
-    It reads app.state directly: each declared dependency costs time on every request."""
+async def item_page(course_id: str, item_id: str, request: Request, claims: PageClaims) -> Response:
+    """The hot path: the token's signature checked without the database, content from
+    memory, one query (the session and account checks folded in; in a worker thread, off
+    the event loop), then a render of pre-rendered lesson HTML. It reads app.state
+    directly: each declared dependency costs time on every request."""
     state = request.app.state
     templates: Templates = state.templates
-    course = visible_course(course_id, request, state.catalogue, principal)
+    course = state.catalogue.get(course_id)
+    if course is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{course_id}' not found")
     async with state.db_gate.slot():
-        context = await run_in_threadpool(_load_item, state.engine, principal, course, item_id)
+        context = await run_in_threadpool(_load_item, request, claims, course, item_id)
+    if context is None:
+        raise LoginRequired
     if not context["state"].enrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
     item, progress = context["item"], context["state"].progress
     if item.type == "quiz":
         return templates.render(request, "learning/quiz.html", context, block="main")
     # A lesson page depends only on these (and the CSRF token): render it once for all.
-    key = (course.id, course.version, item.id, progress.done, progress.percent, principal.role)
+    role = request.state.principal.role
+    key = (course.id, course.version, item.id, progress.done, progress.percent, role)
     return templates.render(request, "learning/lesson.html", context, block="main", cache_key=key)
 
 

@@ -1,0 +1,107 @@
+"""The browser's session cookie: issued at sign-in, renewed while the person is active.
+
+A token lives `ECAMPUS_TOKEN_MINUTES`. Once half of that has passed, the next request that
+is signed in by the cookie gets a fresh token for the same session, so an active learner
+stays signed in, up to the session's absolute end (`ECAMPUS_SESSION_HOURS` after sign-in),
+while a browser left alone is signed out when its token runs out.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request, Response
+from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ecampus.accounts import sessions, tokens
+from ecampus.accounts.models import User
+from ecampus.accounts.sessions import Account
+from ecampus.settings import Settings
+
+SESSION_COOKIE = "ecampus_session"
+_RENEWED = "renewed_session"  # request.state key: (token, lifetime) to send back
+
+
+def issue(db: Session, settings: Settings, user: User) -> tuple[str, int]:
+    """Start a session for a person who just signed in: its first token and lifetime."""
+    started = sessions.start(db, user=user, hours=settings.session_hours)
+    return tokens.create_access_token(
+        secret=settings.secret_key,
+        issuer=settings.base_url,
+        user_id=user.id or 0,
+        session_id=started.id,
+        language=user.language,
+        minutes=settings.token_minutes,
+        not_after=started.expires_at,
+    )
+
+
+def set_cookie(response: Response, settings: Settings, token: str, lifetime: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=lifetime,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+
+
+def clear_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, secure=settings.cookie_secure, samesite="lax"
+    )
+
+
+def renew_if_due(request: Request, claims: tokens.Claims, account: Account) -> None:
+    """Past half its life, a cookie's token is replaced on the way out (same session)."""
+    settings: Settings = request.app.state.settings
+    now = time.time()
+    if now - claims.issued_at < settings.token_minutes * 30:
+        return
+    if account.session_ends_at.timestamp() <= claims.expires_at:
+        return  # the session ends no later than this token: nothing to extend
+    token, lifetime = tokens.create_access_token(
+        secret=settings.secret_key,
+        issuer=settings.base_url,
+        user_id=account.user_id,
+        session_id=claims.session_id,
+        language=account.language,
+        minutes=settings.token_minutes,
+        not_after=account.session_ends_at,
+    )
+    setattr(request.state, _RENEWED, (token, lifetime))
+
+
+def _sets_session_cookie(headers: list[tuple[bytes, bytes]]) -> bool:
+    prefix = f"{SESSION_COOKIE}=".encode()
+    return any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers)
+
+
+class SessionRenewalMiddleware:
+    """Adds the renewed cookie to the response, unless the route set the cookie itself
+    (sign-in, sign-out, a password change)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                renewed = scope.get("state", {}).get(_RENEWED)
+                headers = list(message.get("headers", []))
+                if renewed and not _sets_session_cookie(headers):
+                    carrier = Response()
+                    set_cookie(carrier, scope["app"].state.settings, *renewed)
+                    headers.extend(
+                        (k, v) for k, v in carrier.raw_headers if k.lower() == b"set-cookie"
+                    )
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
