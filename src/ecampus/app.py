@@ -20,9 +20,11 @@ from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import make_engine
 from ecampus.learning.refresh import refresh_courses
+from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
 from ecampus.web.assets import StaticAssets
+from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
@@ -93,6 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.require_safe_secret()
     engine = make_engine(settings.database_url)
     catalogue = Catalogue(root=settings.courses_dir)
+    limiter = RateLimiter(
+        settings.rate_limit_url,
+        key_secret=settings.secret_key,
+        exempt=settings.rate_limit_exempt,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             engine.dispose()
+            await app.state.limiter.close()
 
     app = FastAPI(
         title="ecampus",
@@ -122,10 +130,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.catalogue = catalogue
+    app.state.limiter = limiter
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets)
     app.state.templates.context_hook = pages.page_context
 
+    # Inside the language middleware, so a refused page speaks the reader's language.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionRenewalMiddleware)
 
@@ -191,7 +206,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        return pages.error_page(request, exc.status_code, str(exc.detail))
+        page = pages.error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(exc.headers or {})  # Retry-After on a 429, for instance
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -36,12 +36,22 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ecampus.ratelimit import parse_exempt, storage_kind
+
     settings = _settings()
     try:
         settings.require_safe_secret()
+        rate_limits = storage_kind(settings.rate_limit_url)
+        parse_exempt(settings.rate_limit_exempt)
     except SettingsError as exc:
         print(f"ecampus: {exc}", file=sys.stderr)
         return 2
+    if rate_limits == "memory" and args.workers > 1 and not args.reload:
+        print(
+            f"ecampus: warning: each of the {args.workers} workers counts sign-in attempts on "
+            "its own; set ECAMPUS_RATE_LIMIT_URL (Redis) to share the limits",
+            file=sys.stderr,
+        )
     uvicorn.run(
         "ecampus.app:create_app",
         factory=True,
@@ -50,6 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=None if args.reload else args.workers,
         reload=args.reload,
         proxy_headers=True,
+        # Only these peers may set the client's address (X-Forwarded-For), which the
+        # sign-in and registration limits count by.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=args.log_level,
         access_log=args.access_log,
     )

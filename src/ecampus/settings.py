@@ -63,6 +63,11 @@ class Settings:
     watch_seconds: float = 2.0
     # Who learners ask for another quiz attempt (an email, a web address or a short text).
     support_contact: str = ""
+    rate_limit_url: str = ""
+    rate_limit_exempt: str = ""
+    forwarded_allow_ips: str = "127.0.0.1"
+    max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -97,6 +102,13 @@ class Settings:
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
             support_contact=(env.get("ECAMPUS_SUPPORT_CONTACT") or "").strip(),
+            rate_limit_url=(env.get("ECAMPUS_RATE_LIMIT_URL") or "").strip(),
+            rate_limit_exempt=env.get("ECAMPUS_RATE_LIMIT_EXEMPT") or "",
+            forwarded_allow_ips=(env.get("ECAMPUS_FORWARDED_ALLOW_IPS") or "127.0.0.1").strip(),
+            max_body_bytes=int(_number(env, "ECAMPUS_MAX_BODY_BYTES", 1_000_000, minimum=1024)),
+            max_upload_bytes=int(
+                _number(env, "ECAMPUS_MAX_UPLOAD_BYTES", 20_000_000, minimum=1024)
+            ),
         )
 
 

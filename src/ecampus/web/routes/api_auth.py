@@ -16,6 +16,7 @@ from ecampus.accounts.schemas import RegisterIn, TokenOut, UserOut
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
 from ecampus.web.deps import ApiCsrf, ApiUser, SessionDep, SettingsDep
+from ecampus.web.throttle import THROTTLED, ApiSignIn, charge_address_from_thread
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -30,9 +31,15 @@ def issue_token(session: Session, settings: Settings, user: User) -> TokenOut:
     return TokenOut(access_token=token, expires_in=lifetime)
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-def register(data: RegisterIn, session: SessionDep) -> UserOut:
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=THROTTLED,
+)
+def register(data: RegisterIn, session: SessionDep, request: Request) -> UserOut:
     """Create a learner account. Runs in a worker thread: hashing is slow on purpose."""
+    charge_address_from_thread(request, "registration")
     try:
         user = accounts.create_user(session, data=data)
     except accounts.EmailTaken:
@@ -40,20 +47,24 @@ def register(data: RegisterIn, session: SessionDep) -> UserOut:
     return user_out(user)
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post("/auth/token", response_model=TokenOut, responses=THROTTLED)
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    signin: ApiSignIn,
 ) -> TokenOut:
     """OAuth2 password flow: `username` is the email."""
+    signin.raise_if_refused()
     user = accounts.authenticate(session, email=form.username, password=form.password)
     if user is None:
+        signin.failed_from_thread()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    signin.succeeded_from_thread()
     return issue_token(session, settings, user)
 
 
