@@ -19,7 +19,8 @@ from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import make_engine
-from ecampus.learning.refresh import refresh_courses
+from ecampus.progression.refresh import refresh_courses
+from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
 from ecampus.web import pages
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_load_courses, catalogue, engine, only_if_changed=False)
+        await run_in_threadpool(repair_at_start_up, engine, catalogue)
         watcher = (
             asyncio.create_task(_watch_courses(app, settings.watch_seconds))
             if settings.watch_courses

@@ -15,8 +15,9 @@ from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.learning import completion
+from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
+from ecampus.progression import completion
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
 from ecampus.quizzes.blocking import blocking_quiz
@@ -32,7 +33,7 @@ from ecampus.web.deps import (
     accept_session,
     visible_course,
 )
-from ecampus.web.pages import page_language
+from ecampus.web.pages import error_page, page_language
 from ecampus.web.routes.api_me import my_courses
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
@@ -260,6 +261,10 @@ def complete(
         )
     except learning.NotEnrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
+    except Contention as exc:
+        busy = error_page(request, status.HTTP_503_SERVICE_UNAVAILABLE, "")
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
     _previous, following = course.neighbours(item.id)
     target = f"/courses/{course.id}/items/{following.id}" if following else f"/courses/{course.id}"
     if state.progress.completed:
@@ -313,6 +318,7 @@ def _grade_and_render(
     outcome = None
     certificate = None
     status_code = 200
+    headers = None
     try:
         outcome, certificate = completion.submit_attempt(
             session,
@@ -327,6 +333,14 @@ def _grade_and_render(
     except quizzes.NoAttemptsLeft:
         error = _("You have used all the attempts for this quiz.")
         status_code = 409
+    except Contention as exc:
+        # The form comes back with the answers filled in, so sending it again is one click.
+        error = _(
+            "The server is busy, your answers were not lost: this attempt was not counted. "
+            "Please try again in a moment."
+        )
+        status_code = 503
+        headers = {"Retry-After": str(exc.retry_after)}
     except grading.AnswerError as exc:
         position = next(
             (n for n, q in enumerate(quiz.questions, 1) if q.id == exc.question_id), None
@@ -358,6 +372,7 @@ def _grade_and_render(
         context,
         status_code=status_code,
         block="main",
+        headers=headers,
     )
 
 
