@@ -23,7 +23,7 @@ from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import pages
+from ecampus.web import inputguard, pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired
@@ -31,6 +31,7 @@ from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_auth,
     api_courses,
+    api_docs,
     api_me,
     api_reports,
     authoring,
@@ -126,8 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Self-paced courses: catalogue, lessons, quizzes, progress, certificates, reports.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # routes/api_docs.py serves it from our own files (ECAMPUS_API_DOCS)
         redoc_url=None,
+        dependencies=[inputguard.CHECK],  # no NUL or lone surrogate reaches a route
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -169,6 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media,
     ):
         app.include_router(module.router)
+    if settings.api_docs:
+        app.include_router(api_docs.router)
+    app.state.templates.env.globals["api_docs"] = settings.api_docs  # the footer's API link
 
     @app.get("/schema/course.json", tags=["authoring"])
     async def course_schema() -> dict[str, Any]:
@@ -191,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
 
     _install_error_handlers(app)
+    inputguard.install(app)
     return app
 
 

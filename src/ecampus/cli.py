@@ -255,11 +255,18 @@ def cmd_users_list(_args: argparse.Namespace) -> int:
 
     from ecampus.accounts import service as accounts
     from ecampus.db import make_engine
+    from ecampus.text import terminal_safe
 
     engine = make_engine(_settings().database_url)
-    with Session(engine) as session:
-        for user in accounts.list_users(session, limit=100000):
-            print(f"{user.email}\t{user.role}\t{user.full_name}\t{user.country}")
+    try:
+        with Session(engine) as session:
+            for user in accounts.list_users(session, limit=100000):
+                # Names and emails are what people typed: an escape sequence in one must
+                # show as text, not recolour, retitle or rewrite the admin's terminal.
+                fields = (user.email, user.role, user.full_name, user.country)
+                print("\t".join(terminal_safe(str(field)) for field in fields))
+    finally:
+        engine.dispose()
     return 0
 
 

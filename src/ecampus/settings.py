@@ -56,6 +56,8 @@ class Settings:
     token_minutes: int = 60 * 12
     session_hours: float = 24 * 7
     cookie_secure: bool = False
+    # Swagger UI at /docs (its files are served from static/vendor, under the site's policy).
+    api_docs: bool = True
     default_language: str = "es"
     templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
@@ -97,7 +99,15 @@ class Settings:
             base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 12, minimum=1)),
             session_hours=_number(env, "ECAMPUS_SESSION_HOURS", 24 * 7, minimum=1),
-            cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
+            # A site served over https sends its session cookie over https only.
+            cookie_secure=_bool(
+                env.get("ECAMPUS_COOKIE_SECURE"),
+                default=(env.get("ECAMPUS_BASE_URL") or "").strip().lower().startswith("https://"),
+            ),
+            api_docs=_bool(
+                env.get("ECAMPUS_API_DOCS"),
+                default=(env.get("ECAMPUS_ENV") or "production") != "production",
+            ),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,7 +19,14 @@ class EmailTaken(ValueError):
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """One spelling per address, for storing and for every lookup: NFC (an "é" typed as e and
+    a combining accent is the same "é"), the domain in Unicode whether typed so or in
+    punycode (IDNA), lower case."""
+    cleaned = unicodedata.normalize("NFC", email.strip())
+    # Not an address: looked up as typed, it finds nothing.
+    with contextlib.suppress(EmailNotValidError):
+        cleaned = validate_email(cleaned, check_deliverability=False).normalized
+    return cleaned.lower()
 
 
 def get_by_email(session: Session, email: str) -> User | None:
