@@ -240,6 +240,21 @@ def test_next_visit_heals_the_learner(client: TestClient, visit: str) -> None:
     assert (mine["status"], mine["certificate"] is not None) == ("completed", True)
 
 
+def test_course_page_visit_heals_the_learner(client: TestClient) -> None:
+    user_id, auth = broken_completion(client)
+    email = client.get("/api/v1/me", headers=auth).json()["email"]
+    login(client, email, "correct horse battery")
+
+    page = client.get(f"/courses/{COURSE}")
+
+    assert page.status_code == 200
+    assert stored(client, user_id)["certificates"] == BOTH
+    with Session(engine_of(client)) as session:
+        code = certificates.current_for(session, user_id=user_id, kind="course", subject_id=COURSE)
+    assert code is not None
+    assert code.code in page.text
+
+
 # -- the content refresh never overwrites a newer completion ----------------------------------
 
 

@@ -18,6 +18,7 @@ from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
+from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
 from ecampus.quizzes.blocking import blocking_quiz
@@ -127,6 +128,13 @@ def _course_context(
         if principal and state and state.progress.completed
         else None
     )
+    if principal and state and state.completed_at and course.certificate and not certificate:
+        # Completed without a certificate (left so by an earlier release): issue it now.
+        catalogue = request.app.state.catalogue
+        repair_missing_certificates(session, catalogue=catalogue, user_id=principal.user_id)
+        certificate = certificates.current_for(
+            session, user_id=principal.user_id, kind="course", subject_id=course.id
+        )
     blocked = (
         blocking_quiz(session, user_id=principal.user_id, course=course, progress=state.progress)
         if principal and state and state.enrolled
