@@ -206,6 +206,16 @@ def test_per_address_limit_spans_accounts_and_per_account_limit_spans_addresses(
         assert_throttled(wrong(proxy, target["email"], headers=fresh))
 
 
+def test_an_overlong_username_is_a_failed_sign_in_like_any_other(small: TestClient) -> None:
+    # Longer than any email: answered without parsing it (which takes seconds at this size),
+    # and counted against the address all the same.
+    overlong = "x" * 500_000 + "@example.org"
+    for n in range(PER_ADDRESS):
+        answer = wrong(small, f"{n}{overlong}")
+        assert answer.json() == {"detail": "Incorrect email or password"}
+    assert_throttled(wrong(small, f"last{overlong}"))
+
+
 def test_every_attempt_from_an_address_is_bounded_successes_included(small: TestClient) -> None:
     learner = factories.register(small)
     attempts = SMALL.signin_address_attempts.amount

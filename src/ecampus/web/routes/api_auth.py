@@ -16,7 +16,12 @@ from ecampus.accounts.schemas import RegisterIn, TokenOut, UserOut
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
 from ecampus.web.deps import ApiCsrf, ApiUser, SessionDep, SettingsDep
-from ecampus.web.throttle import THROTTLED, ApiSignIn, charge_address_from_thread
+from ecampus.web.throttle import (
+    MAX_EMAIL_LENGTH,
+    THROTTLED,
+    ApiSignIn,
+    charge_address_from_thread,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -56,7 +61,9 @@ def token(
 ) -> TokenOut:
     """OAuth2 password flow: `username` is the email."""
     signin.raise_if_refused()
-    user = accounts.authenticate(session, email=form.username, password=form.password)
+    user = None
+    if len(form.username) <= MAX_EMAIL_LENGTH:  # no account's is longer: never parse megabytes
+        user = accounts.authenticate(session, email=form.username, password=form.password)
     if user is None:
         signin.failed_from_thread()
         raise HTTPException(
