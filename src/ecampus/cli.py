@@ -161,6 +161,34 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from ecampus.backup import BackupError, backup
+
+    try:
+        written = backup(database_url=_settings().database_url, path=Path(args.path))
+    except BackupError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up the database to {written}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from ecampus.backup import BackupError, restore
+
+    try:
+        result = restore(
+            database_url=_settings().database_url, path=Path(args.path), force=args.force
+        )
+    except BackupError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {result.path} (database revision {result.revision or 'none'})")
+    if result.needs_upgrade:
+        print("the backup predates this release: run `ecampus db upgrade` before serving")
+    return 0
+
+
 def _create_user(email: str, role: str, full_name: str, password: str, **profile: str) -> int:
     from sqlmodel import Session
 
@@ -357,6 +385,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database at ECAMPUS_DATABASE_URL consistently, while it serves",
+        description="SQLite: the online backup API; PostgreSQL: pg_dump --format=custom. "
+        "PATH is the file to write, or a folder to write ecampus-DATE-TIME.db or .dump into.",
+    )
+    backup.add_argument("path", metavar="PATH")
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser(
+        "restore",
+        help="write a backup into the (empty or freshly migrated) database",
+        description="Writes the backup at PATH into the database at ECAMPUS_DATABASE_URL, "
+        "which must be empty or freshly migrated. Stop the service first.",
+    )
+    restore.add_argument("path", metavar="PATH")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database that already holds accounts or enrolments",
+    )
+    restore.set_defaults(func=cmd_restore)
 
     users = commands.add_parser("users", help="manage accounts")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
