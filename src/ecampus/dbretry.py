@@ -17,11 +17,21 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 T = TypeVar("T")
 
 TRIES = 4
+# No new try once this long has passed since the first began: a lock wait that already ran
+# into SQLite's busy timeout (10 s) or PostgreSQL's lock_timeout is answered at once, while
+# deadlocks and serialization failures, which fail fast, get their retries.
+RETRY_SECONDS = 5.0
 RETRY_AFTER_SECONDS = 2
 
 # SQLITE_BUSY and SQLITE_LOCKED; extended codes (SQLITE_BUSY_SNAPSHOT...) keep them in the low byte.
@@ -56,12 +66,19 @@ def _worth_retrying(exc: BaseException) -> bool:
     return is_contention(exc) and not isinstance(exc, PoolTimeout)
 
 
-def run_transaction(session: Session, work: Callable[[], T], *, tries: int = TRIES) -> T:
+def run_transaction(
+    session: Session,
+    work: Callable[[], T],
+    *,
+    tries: int = TRIES,
+    seconds: float = RETRY_SECONDS,
+) -> T:
     """Run `work` (which ends by committing) as one transaction; on any failure roll it back,
-    and run it again from the start while the database is contended. Raises Contention when
-    it stays contended; any other error is raised as it is."""
+    and run it again from the start while the database is contended (at most `tries` times,
+    none begun after `seconds`). Raises Contention when it stays contended; any other error
+    is raised as it is."""
     retrying = Retrying(
-        stop=stop_after_attempt(tries),
+        stop=stop_after_attempt(tries) | stop_after_delay(seconds),
         wait=wait_random_exponential(multiplier=0.05, max=1.0),
         retry=retry_if_exception(_worth_retrying),
         reraise=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 
 import psycopg.errors
@@ -91,4 +92,18 @@ def test_an_exhausted_pool_is_contention_without_waiting_again(session: Session)
     calls, work = flaky([PoolTimeout("QueuePool limit reached")] * 3)
     with pytest.raises(Contention):
         run_transaction(session, work)
+    assert len(calls) == 1
+
+
+def test_a_long_lock_wait_is_not_waited_again(session: Session) -> None:
+    """A try that already waited out the busy timeout is not followed by another."""
+    calls: list[int] = []
+
+    def slow_then_busy() -> str:
+        calls.append(1)
+        time.sleep(0.3)  # as SQLite does while its busy timeout runs
+        raise sqlite_error("database is locked", 5)
+
+    with pytest.raises(Contention):
+        run_transaction(session, slow_then_busy, seconds=0.2)
     assert len(calls) == 1
