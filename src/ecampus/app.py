@@ -26,7 +26,7 @@ from ecampus.settings import Settings, get_settings
 from ecampus.web import inputguard, pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
-from ecampus.web.deps import LoginRequired
+from ecampus.web.deps import LoginRequired, resolve_principal
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_auth,
@@ -41,7 +41,7 @@ from ecampus.web.routes import (
     html_learning,
     media,
 )
-from ecampus.web.sessions import SessionRenewalMiddleware
+from ecampus.web.sessions import SessionMiddleware
 from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(LanguageMiddleware)
-    app.add_middleware(SessionRenewalMiddleware)
+    app.add_middleware(SessionMiddleware, resolve=resolve_principal)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:
