@@ -23,7 +23,7 @@ from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import inputguard, pages
+from ecampus.web import inputguard, openapi, pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
@@ -197,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_handlers(app)
     inputguard.install(app)
+    openapi.install(app)
     return app
 
 

@@ -418,3 +418,19 @@ def test_api_docs_are_off_in_production_unless_asked_for(database_url: str) -> N
         assert client.get("/docs").status_code == 404
         assert 'href="/docs"' not in client.get("/").text  # the footer does not offer it
         assert client.get("/openapi.json").status_code == 200
+
+
+def test_report_downloads_named_after_any_filter(client: TestClient) -> None:
+    admin = factories.staff(client, Role.admin)
+    for course in ("curso-€-ñ", 'a"b;c', "línea\nnueva", "\U000b1df6"):
+        for format in ("csv", "xlsx"):
+            response = client.get(
+                "/api/v1/reports/completions",
+                params={"format": format, "course": course},
+                headers=admin,
+            )
+            assert response.status_code == 200, (course, format)
+            disposition = response.headers["content-disposition"]
+            assert disposition.startswith('attachment; filename="completions-')
+            assert disposition.isascii()
+            assert "filename*=UTF-8''completions-" in disposition

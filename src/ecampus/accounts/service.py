@@ -13,6 +13,9 @@ from ecampus.accounts import passwords
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.schemas import RegisterIn
 
+# RFC 5321's limit for a whole address (the users table holds as much).
+MAX_EMAIL_LENGTH = 254
+
 
 class EmailTaken(ValueError):
     pass
@@ -23,6 +26,8 @@ def normalise_email(email: str) -> str:
     a combining accent is the same "é"), the domain in Unicode whether typed so or in
     punycode (IDNA), lower case."""
     cleaned = unicodedata.normalize("NFC", email.strip())
+    if len(cleaned) > MAX_EMAIL_LENGTH:
+        return cleaned.lower()  # no address is this long, and parsing one would take seconds
     # Not an address: looked up as typed, it finds nothing.
     with contextlib.suppress(EmailNotValidError):
         cleaned = validate_email(cleaned, check_deliverability=False).normalized

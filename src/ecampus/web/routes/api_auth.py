@@ -40,7 +40,7 @@ def issue_token(session: Session, settings: Settings, user: User) -> TokenOut:
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=THROTTLED,
+    responses={**THROTTLED, 409: {"description": "An account with this email exists"}},
 )
 def register(data: RegisterIn, session: SessionDep, request: Request) -> UserOut:
     """Create a learner account. Runs in a worker thread: hashing is slow on purpose."""
@@ -52,7 +52,11 @@ def register(data: RegisterIn, session: SessionDep, request: Request) -> UserOut
     return user_out(user)
 
 
-@router.post("/auth/token", response_model=TokenOut, responses=THROTTLED)
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={**THROTTLED, 401: {"description": "Incorrect email or password"}},
+)
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -103,7 +107,12 @@ class PasswordChangeIn(BaseModel):
     new_password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[ApiCsrf])
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[ApiCsrf],
+    responses={400: {"description": "The current password is not correct"}},
+)
 def change_password(body: PasswordChangeIn, principal: ApiUser, session: SessionDep) -> Response:
     """A new password: the account's other sessions are signed out, this one carries on."""
     user = session.get(User, principal.user_id)

@@ -169,7 +169,9 @@ def busy(exc: Contention, detail: str) -> HTTPException:
 
 
 @router.post(
-    "/courses/{course_id}/items/{item_id}/complete", dependencies=[ApiCsrf], responses=BUSY
+    "/courses/{course_id}/items/{item_id}/complete",
+    dependencies=[ApiCsrf],
+    responses={**BUSY, 409: {"description": "The item is a quiz: it is completed by passing it"}},
 )
 def complete_item(
     course_id: str,
@@ -230,7 +232,9 @@ def attempt_out(
 
 
 @router.post(
-    "/courses/{course_id}/items/{item_id}/attempts", dependencies=[ApiCsrf], responses=BUSY
+    "/courses/{course_id}/items/{item_id}/attempts",
+    dependencies=[ApiCsrf],
+    responses={**BUSY, 409: {"description": "The item is a lesson, or no attempts are left"}},
 )
 def submit_attempt(
     course_id: str,
