@@ -14,9 +14,10 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
@@ -59,6 +60,8 @@ AddressLimit = Literal["registration", "password_reset"]
 
 REDIS_SCHEMES = ("redis", "rediss")
 _OUTAGE_LOG_SECONDS = 60.0
+_OUTAGE_PAUSE_SECONDS = 5.0
+T = TypeVar("T")
 
 
 class RateLimitConfigError(SettingsError):
@@ -116,6 +119,7 @@ class RateLimiter:
         self._storage: Storage | None = None
         self._strategy: MovingWindowRateLimiter | None = None
         self._last_outage_log = -math.inf
+        self._down_until = -math.inf
 
     def is_exempt(self, address: str) -> bool:
         """Whether per-address limits skip this client (ECAMPUS_RATE_LIMIT_EXEMPT)."""
@@ -152,40 +156,43 @@ class RateLimiter:
 
     def _outage(self, exc: Exception) -> None:
         now = time.monotonic()
+        # For a while, do not even try: a Redis that times out would add its time-out to
+        # every sign-in.
+        self._down_until = now + _OUTAGE_PAUSE_SECONDS
         if now - self._last_outage_log >= _OUTAGE_LOG_SECONDS:
             self._last_outage_log = now
             log.error("rate-limit storage unavailable, not limiting: %s", exc)
 
-    async def hit(self, limit: RateLimitItem, name: str, *keys: str) -> bool:
-        """Count one event; False when the limit was already reached (nothing is counted)."""
+    async def _guarded(
+        self, call: Callable[[MovingWindowRateLimiter], Awaitable[T]], fallback: T
+    ) -> T:
+        if time.monotonic() < self._down_until:
+            return fallback
         try:
-            return await self._open().hit(limit, name, *self._keys(keys))
+            return await call(self._open())
         except StorageError as exc:
             self._outage(exc)
-            return True
+            return fallback
+
+    async def hit(self, limit: RateLimitItem, name: str, *keys: str) -> bool:
+        """Count one event; False when the limit was already reached (nothing is counted)."""
+        hashed = self._keys(keys)
+        return await self._guarded(lambda s: s.hit(limit, name, *hashed), True)
 
     async def test(self, limit: RateLimitItem, name: str, *keys: str) -> bool:
         """Whether one more event would be allowed, without counting it."""
-        try:
-            return await self._open().test(limit, name, *self._keys(keys))
-        except StorageError as exc:
-            self._outage(exc)
-            return True
+        hashed = self._keys(keys)
+        return await self._guarded(lambda s: s.test(limit, name, *hashed), True)
 
     async def retry_after(self, limit: RateLimitItem, name: str, *keys: str) -> int:
         """Whole seconds until one more event is allowed (at least 1)."""
-        try:
-            stats = await self._open().get_window_stats(limit, name, *self._keys(keys))
-        except StorageError as exc:
-            self._outage(exc)
-            return 1
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        hashed = self._keys(keys)
+        stats = await self._guarded(lambda s: s.get_window_stats(limit, name, *hashed), None)
+        return 1 if stats is None else max(1, math.ceil(stats.reset_time - time.time()))
 
     async def clear(self, limit: RateLimitItem, name: str, *keys: str) -> None:
-        try:
-            await self._open().clear(limit, name, *self._keys(keys))
-        except StorageError as exc:
-            self._outage(exc)
+        hashed = self._keys(keys)
+        await self._guarded(lambda s: s.clear(limit, name, *hashed), None)
 
     async def close(self) -> None:
         """Let go of the storage (Redis connections); the next call opens it again."""
