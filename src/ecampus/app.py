@@ -20,15 +20,19 @@ from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import DatabaseBusy, make_engine, make_gate
-from ecampus.learning.refresh import refresh_courses
+from ecampus.progression.refresh import refresh_courses
+from ecampus.progression.repair import repair_at_start_up
+from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import pages
+from ecampus.web import inputguard, openapi, pages
 from ecampus.web.assets import StaticAssets
-from ecampus.web.deps import LoginRequired
+from ecampus.web.bodylimit import BodyLimitMiddleware
+from ecampus.web.deps import LoginRequired, resolve_principal
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_auth,
     api_courses,
+    api_docs,
     api_me,
     api_reports,
     authoring,
@@ -38,7 +42,7 @@ from ecampus.web.routes import (
     html_learning,
     media,
 )
-from ecampus.web.sessions import SessionRenewalMiddleware
+from ecampus.web.sessions import SessionMiddleware
 from ecampus.web.templating import Templates
 
 log = logging.getLogger(__name__)
@@ -94,10 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.require_safe_secret()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size or None)
     catalogue = Catalogue(root=settings.courses_dir)
+    limiter = RateLimiter(
+        settings.rate_limit_url,
+        key_secret=settings.secret_key,
+        exempt=settings.rate_limit_exempt,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_load_courses, catalogue, engine, only_if_changed=False)
+        await run_in_threadpool(repair_at_start_up, engine, catalogue)
         watcher = (
             asyncio.create_task(_watch_courses(app, settings.watch_seconds))
             if settings.watch_courses
@@ -111,14 +121,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             engine.dispose()
+            await app.state.limiter.close()
 
     app = FastAPI(
         title="ecampus",
         version=__version__,
         summary="Self-paced courses: catalogue, lessons, quizzes, progress, certificates, reports.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # routes/api_docs.py serves it from our own files (ECAMPUS_API_DOCS)
         redoc_url=None,
+        dependencies=[inputguard.CHECK],  # no NUL or lone surrogate reaches a route
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -126,12 +138,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_gate = make_gate(engine, timeout=settings.db_queue_seconds)
     # Sessions close in threads of their own, never queued behind requests (see deps).
     app.state.db_closer = anyio.CapacityLimiter(app.state.db_gate.capacity)
+    app.state.limiter = limiter
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets)
     app.state.templates.context_hook = pages.page_context
 
+    # Inside the language middleware, so a refused page speaks the reader's language.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(LanguageMiddleware)
-    app.add_middleware(SessionRenewalMiddleware)
+    app.add_middleware(SessionMiddleware, resolve=resolve_principal)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:
@@ -156,6 +175,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media,
     ):
         app.include_router(module.router)
+    if settings.api_docs:
+        app.include_router(api_docs.router)
+    app.state.templates.env.globals["api_docs"] = settings.api_docs  # the footer's API link
 
     @app.get("/schema/course.json", tags=["authoring"])
     async def course_schema() -> dict[str, Any]:
@@ -188,6 +210,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
 
     _install_error_handlers(app)
+    inputguard.install(app)
+    openapi.install(app)
     return app
 
 
@@ -224,10 +248,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
-        response = pages.error_page(request, exc.status_code, str(exc.detail))
-        if exc.headers:  # Retry-After on a 429 or 503, WWW-Authenticate...
-            response.headers.update(exc.headers)
-        return response
+        page = pages.error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(exc.headers or {})  # Retry-After on a 429, for instance
+        return page
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

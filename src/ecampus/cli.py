@@ -36,12 +36,22 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ecampus.ratelimit import parse_exempt, storage_kind
+
     settings = _settings()
     try:
         settings.require_safe_secret()
+        rate_limits = storage_kind(settings.rate_limit_url)
+        parse_exempt(settings.rate_limit_exempt)
     except SettingsError as exc:
         print(f"ecampus: {exc}", file=sys.stderr)
         return 2
+    if rate_limits == "memory" and args.workers > 1 and not args.reload:
+        print(
+            f"ecampus: warning: each of the {args.workers} workers counts sign-in attempts on "
+            "its own; set ECAMPUS_RATE_LIMIT_URL (Redis) to share the limits",
+            file=sys.stderr,
+        )
     uvicorn.run(
         "ecampus.app:create_app",
         factory=True,
@@ -50,6 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=None if args.reload else args.workers,
         reload=args.reload,
         proxy_headers=True,
+        # Only these peers may set the client's address (X-Forwarded-For), which the
+        # sign-in and registration limits count by.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=args.log_level,
         access_log=args.access_log,
     )
@@ -148,6 +161,34 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from ecampus.backup import BackupError, backup
+
+    try:
+        written = backup(database_url=_settings().database_url, path=Path(args.path))
+    except BackupError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up the database to {written}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from ecampus.backup import BackupError, restore
+
+    try:
+        result = restore(
+            database_url=_settings().database_url, path=Path(args.path), force=args.force
+        )
+    except BackupError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {result.path} (database revision {result.revision or 'none'})")
+    if result.needs_upgrade:
+        print("the backup predates this release: run `ecampus db upgrade` before serving")
+    return 0
+
+
 def _create_user(email: str, role: str, full_name: str, password: str, **profile: str) -> int:
     from sqlmodel import Session
 
@@ -242,11 +283,18 @@ def cmd_users_list(_args: argparse.Namespace) -> int:
 
     from ecampus.accounts import service as accounts
     from ecampus.db import make_engine
+    from ecampus.text import terminal_safe
 
     engine = make_engine(_settings().database_url)
-    with Session(engine) as session:
-        for user in accounts.list_users(session, limit=100000):
-            print(f"{user.email}\t{user.role}\t{user.full_name}\t{user.country}")
+    try:
+        with Session(engine) as session:
+            for user in accounts.list_users(session, limit=100000):
+                # Names and emails are what people typed: an escape sequence in one must
+                # show as text, not recolour, retitle or rewrite the admin's terminal.
+                fields = (user.email, user.role, user.full_name, user.country)
+                print("\t".join(terminal_safe(str(field)) for field in fields))
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -337,6 +385,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("revision", nargs="?", default="head")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database at ECAMPUS_DATABASE_URL consistently, while it serves",
+        description="SQLite: the online backup API; PostgreSQL: pg_dump --format=custom. "
+        "PATH is the file to write, or a folder to write ecampus-DATE-TIME.db or .dump into.",
+    )
+    backup.add_argument("path", metavar="PATH")
+    backup.set_defaults(func=cmd_backup)
+    restore = commands.add_parser(
+        "restore",
+        help="write a backup into the (empty or freshly migrated) database",
+        description="Writes the backup at PATH into the database at ECAMPUS_DATABASE_URL, "
+        "which must be empty or freshly migrated. Stop the service first.",
+    )
+    restore.add_argument("path", metavar="PATH")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database that already holds accounts or enrolments",
+    )
+    restore.set_defaults(func=cmd_restore)
 
     users = commands.add_parser("users", help="manage accounts")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")

@@ -9,6 +9,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 
+def dialect_insert(session: Session, table: Any) -> Any:
+    """INSERT in the dialect of the session's database, which has `on_conflict_do_*`."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def upsert(
     session: Session,
     table: Table,
@@ -18,8 +24,6 @@ def upsert(
     update: dict[str, Any],
 ) -> None:
     """INSERT ... ON CONFLICT DO UPDATE, in the dialect of the session's database."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
+    statement = dialect_insert(session, table).values(**values)
     statement = statement.on_conflict_do_update(index_elements=conflict, set_=update)
     session.execute(statement)

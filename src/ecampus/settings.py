@@ -56,6 +56,8 @@ class Settings:
     token_minutes: int = 60 * 12
     session_hours: float = 24 * 7
     cookie_secure: bool = False
+    # Swagger UI at /docs (its files are served from static/vendor, under the site's policy).
+    api_docs: bool = True
     default_language: str = "es"
     templates_dir: Path = field(default_factory=lambda: _data_dir("templates"))
     static_dir: Path = field(default_factory=lambda: _data_dir("static"))
@@ -65,6 +67,11 @@ class Settings:
     db_pool_size: int = 0  # 0: the default for the database (ecampus.db)
     # Who learners ask for another quiz attempt (an email, a web address or a short text).
     support_contact: str = ""
+    rate_limit_url: str = ""
+    rate_limit_exempt: str = ""
+    forwarded_allow_ips: str = "127.0.0.1"
+    max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 20_000_000
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -94,13 +101,28 @@ class Settings:
             base_url=(env.get("ECAMPUS_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             token_minutes=int(_number(env, "ECAMPUS_TOKEN_MINUTES", 60 * 12, minimum=1)),
             session_hours=_number(env, "ECAMPUS_SESSION_HOURS", 24 * 7, minimum=1),
-            cookie_secure=_bool(env.get("ECAMPUS_COOKIE_SECURE"), default=False),
+            # A site served over https sends its session cookie over https only.
+            cookie_secure=_bool(
+                env.get("ECAMPUS_COOKIE_SECURE"),
+                default=(env.get("ECAMPUS_BASE_URL") or "").strip().lower().startswith("https://"),
+            ),
+            api_docs=_bool(
+                env.get("ECAMPUS_API_DOCS"),
+                default=(env.get("ECAMPUS_ENV") or "production") != "production",
+            ),
             default_language=env.get("ECAMPUS_DEFAULT_LANGUAGE") or "es",
             watch_courses=_bool(env.get("ECAMPUS_WATCH_COURSES"), default=True),
             watch_seconds=_number(env, "ECAMPUS_WATCH_SECONDS", 2.0, minimum=0.1),
             db_queue_seconds=_number(env, "ECAMPUS_DB_QUEUE_SECONDS", 10.0, minimum=0.1),
             db_pool_size=int(_number(env, "ECAMPUS_DB_POOL_SIZE", 0, minimum=0)),
             support_contact=(env.get("ECAMPUS_SUPPORT_CONTACT") or "").strip(),
+            rate_limit_url=(env.get("ECAMPUS_RATE_LIMIT_URL") or "").strip(),
+            rate_limit_exempt=env.get("ECAMPUS_RATE_LIMIT_EXEMPT") or "",
+            forwarded_allow_ips=(env.get("ECAMPUS_FORWARDED_ALLOW_IPS") or "127.0.0.1").strip(),
+            max_body_bytes=int(_number(env, "ECAMPUS_MAX_BODY_BYTES", 1_000_000, minimum=1024)),
+            max_upload_bytes=int(
+                _number(env, "ECAMPUS_MAX_UPLOAD_BYTES", 20_000_000, minimum=1024)
+            ),
         )
 
 

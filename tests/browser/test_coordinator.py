@@ -89,7 +89,7 @@ def test_coordinator_filters_the_dashboard_and_downloads_csv_and_xlsx(
     screenshot(page, "dashboard")
 
     # Filter by country: only the Honduran learner is left.
-    page.get_by_label("País", exact=True).fill("HN")
+    page.get_by_label("País", exact=True).select_option(label="Honduras")
     page.get_by_role("button", name="Aplicar").click()
     expect(page).to_have_url(re.compile(r"/coordinator\?.*country=HN"))
     expect(page.get_by_label("País", exact=True)).to_have_value("HN")

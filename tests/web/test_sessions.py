@@ -415,3 +415,35 @@ def test_the_lesson_page_reads_the_role_from_the_account(
     assert client.get(LESSON).status_code == 200
     client.put(f"/api/v1/users/{data['email']}/role", json={"role": "learner"}, headers=admin)
     assert client.get(LESSON).status_code == 404
+
+
+def test_a_page_never_holds_two_pooled_connections_at_once(client: TestClient) -> None:
+    """/verify/{code} queries with its own session and then renders the menu, which names
+    the caller: the caller was looked up before the route took its connection, so a burst of
+    such pages can never leave every request waiting for a second connection."""
+    data = factories.register(client)
+    login(client, data["email"], data["password"])
+    client.get("/verify/ABCD-EFGH-JKLM")  # warm
+    out = 0
+    most = 0
+
+    def checkout(*_args: Any) -> None:
+        nonlocal out, most
+        out += 1
+        most = max(most, out)
+
+    def checkin(*_args: Any) -> None:
+        nonlocal out
+        out -= 1
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        page = client.get("/verify/ABCD-EFGH-JKLM")
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert page.status_code in (200, 404)
+    assert data["full_name"] in page.text or "/logout" in page.text  # the signed-in menu
+    assert most == 1

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from ecampus import countries
+from ecampus import countries, text
 from ecampus.accounts import passwords
 from ecampus.accounts.models import InstitutionType, Role
 
 LANGUAGES = ("es", "en")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+# NFC, no invisible characters at the edges, letters required: a name made of zero-width
+# spaces would print a blank certificate.
+Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(text.clean_person_name)]
 
 
 class RegisterIn(BaseModel):
@@ -21,7 +31,7 @@ class RegisterIn(BaseModel):
     email: EmailStr
     password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
     full_name: Name = Field(description="Exactly as it should appear on certificates.")
-    institution: str = Field(default="", max_length=200)
+    institution: text.Line = Field(default="", max_length=200)
     institution_type: InstitutionType = InstitutionType.other
     country: str = Field(description="ISO 3166-1 alpha-2 code, e.g. GT.")
     language: str = Field(default="es", description="es or en.")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -9,13 +13,25 @@ from ecampus.accounts import passwords
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.schemas import RegisterIn
 
+# RFC 5321's limit for a whole address (the users table holds as much).
+MAX_EMAIL_LENGTH = 254
+
 
 class EmailTaken(ValueError):
     pass
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """One spelling per address, for storing and for every lookup: NFC (an "é" typed as e and
+    a combining accent is the same "é"), the domain in Unicode whether typed so or in
+    punycode (IDNA), lower case."""
+    cleaned = unicodedata.normalize("NFC", email.strip())
+    if len(cleaned) > MAX_EMAIL_LENGTH:
+        return cleaned.lower()  # no address is this long, and parsing one would take seconds
+    # Not an address: looked up as typed, it finds nothing.
+    with contextlib.suppress(EmailNotValidError):
+        cleaned = validate_email(cleaned, check_deliverability=False).normalized
+    return cleaned.lower()
 
 
 def get_by_email(session: Session, email: str) -> User | None:

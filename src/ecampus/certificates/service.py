@@ -1,4 +1,8 @@
-"""Certificates: issued on completion, verifiable by code, revocable and reissuable."""
+"""Certificates: issued on completion, verifiable by code, revocable and reissuable.
+
+Issuing never commits: a certificate is written in the transaction of the completion that
+earns it, so the two are kept together or not at all (see ecampus.progression).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ from datetime import UTC, datetime
 from statistics import fmean
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.courses.content import CourseContent, ProgrammeContent
+from ecampus.dbutil import dialect_insert
 from ecampus.learning.models import Enrollment
 
 # Crockford's alphabet: no I, L, O or U, so a code read aloud or typed is hard to get wrong.
@@ -77,45 +81,59 @@ def _issue(
     language: str,
     version: str = "",
     after_revocation: bool = False,
+    issued_at: datetime | None = None,
 ) -> Certificate | None:
-    """Issue once. A revoked certificate is not replaced by learner activity: only a
-    coordinator's reissue (after_revocation=True) makes a new one."""
-    existing = current_for(session, user_id=user.id or 0, kind=kind, subject_id=subject_id)
+    """Issue once, in the caller's transaction (no commit). A revoked certificate is not
+    replaced by learner activity: only a coordinator's reissue (after_revocation=True) makes
+    a new one."""
+    user_id = user.id or 0
+    existing = current_for(session, user_id=user_id, kind=kind, subject_id=subject_id)
     if existing is not None:
         return existing
     if not after_revocation and _ever_issued(
-        session, user_id=user.id or 0, kind=kind, subject_id=subject_id
+        session, user_id=user_id, kind=kind, subject_id=subject_id
     ):
         return None
     for _ in range(5):
-        certificate = Certificate(
-            code=new_code(),
-            user_id=user.id or 0,
-            kind=kind,
-            subject_id=subject_id,
-            learner_name=user.full_name,
-            title=title,
-            hours=hours,
-            score=score,
-            language=language,
-            content_version=version,
-            issued_at=datetime.now(UTC),
+        # ON CONFLICT DO NOTHING rather than catching IntegrityError: on PostgreSQL a failed
+        # insert would abort the whole transaction, and with it the completion being saved.
+        statement = (
+            dialect_insert(session, Certificate)
+            .values(
+                code=new_code(),
+                user_id=user_id,
+                kind=kind,
+                subject_id=subject_id,
+                learner_name=user.full_name,
+                title=title,
+                hours=hours,
+                score=score,
+                language=language,
+                content_version=version,
+                issued_at=issued_at or datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(Certificate)
         )
-        session.add(certificate)
-        try:
-            session.commit()
+        certificate: Certificate | None = session.scalars(statement).first()
+        if certificate is not None:
             return certificate
-        except IntegrityError:  # a concurrent completion issued it, or a code collision
-            session.rollback()
-            current = current_for(session, user_id=user.id or 0, kind=kind, subject_id=subject_id)
-            if current is not None:
-                return current
+        # A concurrent completion issued it first (return theirs), or the code was taken.
+        current = current_for(session, user_id=user_id, kind=kind, subject_id=subject_id)
+        if current is not None:
+            return current
     raise RuntimeError("could not draw a unique certificate code")  # pragma: no cover
 
 
 def issue_for_course(
-    session: Session, *, user_id: int, course: CourseContent, score: float | None
+    session: Session,
+    *,
+    user_id: int,
+    course: CourseContent,
+    score: float | None,
+    issued_at: datetime | None = None,
 ) -> Certificate | None:
+    """The learner's certificate for a completed course (no commit)."""
     if not course.certificate:
         return None
     user = session.get(User, user_id)
@@ -131,13 +149,19 @@ def issue_for_course(
         score=score,
         language=course.language,
         version=course.version,
+        issued_at=issued_at,
     )
 
 
 def issue_programmes(
-    session: Session, *, user_id: int, programmes: list[ProgrammeContent], language: str
+    session: Session,
+    *,
+    user_id: int,
+    programmes: list[ProgrammeContent],
+    language: str,
+    issued_at: datetime | None = None,
 ) -> list[Certificate]:
-    """Issue each programme diploma whose courses the learner has all completed."""
+    """Issue each programme diploma whose courses the learner has all completed (no commit)."""
     if not programmes:
         return []
     rows = session.execute(
@@ -162,6 +186,7 @@ def issue_programmes(
             hours=programme.hours,
             score=round(fmean(scores), 2) if scores else None,
             language=programme.language or language,
+            issued_at=issued_at,
         )
         if diploma is not None:
             issued.append(diploma)
@@ -181,7 +206,7 @@ def revoke(session: Session, *, code: str, reason: str) -> Certificate | None:
 
 
 def reissue(session: Session, *, code: str) -> Certificate | None:
-    """Revoke a certificate and issue a fresh one with the learner's current name."""
+    """Revoke a certificate and issue a fresh one with the learner's current name, together."""
     old = by_code(session, code)
     if old is None:
         return None
@@ -192,8 +217,8 @@ def reissue(session: Session, *, code: str) -> Certificate | None:
         old.revoked_at = datetime.now(UTC)
         old.revoked_reason = "reissued"
         session.add(old)
-        session.commit()
-    return _issue(
+        session.flush()
+    fresh = _issue(
         session,
         user=user,
         kind=old.kind,
@@ -205,6 +230,8 @@ def reissue(session: Session, *, code: str) -> Certificate | None:
         version=old.content_version,
         after_revocation=True,
     )
+    session.commit()
+    return fresh
 
 
 def of_user(session: Session, *, user_id: int) -> list[Certificate]:

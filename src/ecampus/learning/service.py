@@ -183,7 +183,8 @@ def require_enrolment(session: Session, *, user_id: int, course: CourseContent) 
 def mark_lesson_done(
     session: Session, *, user_id: int, course: CourseContent, item_id: str
 ) -> tuple[CourseState, bool]:
-    """Record a lesson as read (idempotent); returns the new state and whether it just completed."""
+    """Record a lesson as read (idempotent, no commit); returns the new state and whether it
+    just completed."""
     before = require_enrolment(session, user_id=user_id, course=course)
     now = datetime.now(UTC)
     upsert(
@@ -258,7 +259,8 @@ def refresh_enrolment(
     item_id: str | None,
     before: CourseState,
 ) -> tuple[CourseState, bool]:
-    """Store the derived progress on the enrolment (for reports); commit."""
+    """Store the derived progress on the enrolment (for reports). No commit: the caller
+    commits it with what completion earns (ecampus.progression)."""
     state = course_state(session, user_id=user_id, course=course)
     progress = state.progress
     just_completed = before.completed_at is None and progress.completed
@@ -272,13 +274,13 @@ def refresh_enrolment(
     if item_id is not None:
         values["last_item_id"] = item_id
     if just_completed:
-        values["completed_at"] = now
+        # Two requests may both see the course as not yet completed: the first date stays.
+        values["completed_at"] = func.coalesce(_enrollments.c.completed_at, now)
     session.execute(
         _enrollments.update()
         .where(_enrollments.c.user_id == user_id, _enrollments.c.course_id == course.id)
         .values(**values)
     )
-    session.commit()
     if just_completed:
         state = CourseState(state.enrollment_id, now, item_id, progress)
     return state, just_completed

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.dbretry import Contention
+from ecampus.dbutil import dialect_insert
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
 from ecampus.quizzes import grading
@@ -56,33 +58,11 @@ def submit(
     quiz: QuizContent,
     answers: object,
 ) -> AttemptOutcome:
-    """Grade and store one attempt; raises NotEnrolled, NoAttemptsLeft or AnswerError."""
+    """Grade and store one attempt (no commit); raises NotEnrolled, NoAttemptsLeft,
+    AnswerError, or Contention when concurrent submissions keep taking the next number."""
     before = learning.require_enrolment(session, user_id=user_id, course=course)
     grade = grading.grade(quiz, answers)
-    for _ in range(5):
-        used = attempts_used(session, user_id=user_id, course_id=course.id, item_id=quiz.id)
-        if quiz.max_attempts is not None and used >= quiz.max_attempts:
-            raise NoAttemptsLeft(quiz.id)
-        attempt = Attempt(
-            user_id=user_id,
-            course_id=course.id,
-            item_id=quiz.id,
-            number=used + 1,
-            answers=grade.answers,
-            results={r.question_id: r.correct for r in grade.results},
-            score=grade.score,
-            passed=grade.passed,
-            pass_mark=grade.pass_mark,
-            content_version=course.version,
-        )
-        session.add(attempt)
-        try:
-            session.flush()
-            break
-        except IntegrityError:  # another request took this attempt number: count again
-            session.rollback()
-    else:  # pragma: no cover - five concurrent submissions in a row
-        raise NoAttemptsLeft(quiz.id)
+    attempt = _store(session, user_id=user_id, course=course, quiz=quiz, grade=grade)
     learning.record_quiz_result(
         session,
         user_id=user_id,
@@ -104,3 +84,46 @@ def submit(
         just_completed=just_completed,
         reveal_answers=ever_passed or left == 0,
     )
+
+
+def _store(
+    session: Session,
+    *,
+    user_id: int,
+    course: CourseContent,
+    quiz: QuizContent,
+    grade: grading.Grade,
+) -> Attempt:
+    """Insert the attempt under the next free number; the unique number is what keeps
+    max_attempts under concurrency."""
+    for _ in range(5):
+        used = attempts_used(session, user_id=user_id, course_id=course.id, item_id=quiz.id)
+        if quiz.max_attempts is not None and used >= quiz.max_attempts:
+            raise NoAttemptsLeft(quiz.id)
+        # ON CONFLICT DO NOTHING rather than a caught IntegrityError, which on PostgreSQL
+        # would abort the whole transaction.
+        statement = (
+            dialect_insert(session, Attempt)
+            .values(
+                user_id=user_id,
+                course_id=course.id,
+                item_id=quiz.id,
+                number=used + 1,
+                answers=grade.answers,
+                results={r.question_id: r.correct for r in grade.results},
+                score=grade.score,
+                passed=grade.passed,
+                pass_mark=grade.pass_mark,
+                content_version=course.version,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "course_id", "item_id", "number"])
+            .returning(Attempt)
+        )
+        attempt: Attempt | None = session.scalars(statement).first()
+        if attempt is not None:
+            return attempt
+        # another request took this number: count again
+    # Concurrent submissions took the number five times running: that is a busy database,
+    # not "no attempts left".
+    raise Contention(quiz.id)

@@ -1,4 +1,4 @@
-"""Static assets served from memory, gzipped once at start-up, cached for a year by hash."""
+"""Static assets served from memory, gzipped once (on first request), cached for a year by hash."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def gzip_body(request: Request, body: bytes, headers: dict[str, str]) -> bytes:
 class Asset:
     media_type: str
     body: bytes
-    gzipped: bytes | None
+    compressible: bool
     digest: str
 
 
@@ -53,6 +53,9 @@ class StaticAssets:
         self.assets: dict[str, Asset] = {}
         self.hashed: dict[str, Asset] = {}
         self._urls: dict[str, str] = {}
+        # Compressed on first request, not at start-up: the API docs' 1.7 MB script would
+        # otherwise cost every start (and every test's app) a third of a second.
+        self._gzipped: dict[str, bytes | None] = {}
         for path in sorted(directory.rglob("*")):
             if not path.is_file() or path.name.startswith("."):
                 continue
@@ -61,12 +64,9 @@ class StaticAssets:
             if media_type.startswith("text/") or media_type == "application/javascript":
                 media_type += "; charset=utf-8"
             compressible = media_type.startswith(("text/", "application/javascript", "image/svg"))
-            gzipped = gzip.compress(body, compresslevel=9, mtime=0) if compressible else None
-            if gzipped is not None and len(gzipped) >= len(body):
-                gzipped = None
             name = path.relative_to(directory).as_posix()
             digest = hashlib.sha256(body).hexdigest()[:10]
-            asset = Asset(media_type, body, gzipped, digest)
+            asset = Asset(media_type, body, compressible, digest)
             self.assets[name] = asset
             self.hashed[hashed_name(name, digest)] = asset
 
@@ -95,7 +95,15 @@ class StaticAssets:
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         body = asset.body
-        if asset.gzipped is not None and accepts_gzip(request):
-            body = asset.gzipped
-            headers["content-encoding"] = "gzip"
+        if asset.compressible and accepts_gzip(request):
+            gzipped = self._gzip(asset)
+            if gzipped is not None:
+                body = gzipped
+                headers["content-encoding"] = "gzip"
         return Response(body, media_type=asset.media_type, headers=headers)
+
+    def _gzip(self, asset: Asset) -> bytes | None:
+        if asset.digest not in self._gzipped:
+            gzipped = gzip.compress(asset.body, compresslevel=9, mtime=0)
+            self._gzipped[asset.digest] = gzipped if len(gzipped) < len(asset.body) else None
+        return self._gzipped[asset.digest]

@@ -8,7 +8,10 @@ while a browser left alone is signed out when its token runs out.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 from sqlmodel import Session
@@ -21,6 +24,8 @@ from ecampus.settings import Settings
 
 SESSION_COOKIE = "ecampus_session"
 _RENEWED = "renewed_session"  # request.state key: (token, lifetime) to send back
+# The lesson page checks the session inside its own (single) query.
+_LESSON_PAGE = re.compile(r"/courses/[^/]+/items/[^/]+")
 
 
 def issue(db: Session, settings: Settings, user: User) -> tuple[str, int]:
@@ -79,17 +84,35 @@ def _sets_session_cookie(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(k.lower() == b"set-cookie" and v.startswith(prefix) for k, v in headers)
 
 
-class SessionRenewalMiddleware:
-    """Adds the renewed cookie to the response, unless the route set the cookie itself
-    (sign-in, sign-out, a password change)."""
+class SessionMiddleware:
+    """Two jobs around each request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    For pages, the caller is found before the route runs (`resolve`, which queries in a
+    worker thread): a page route holding its own database connection then never waits for a
+    second one to learn who is calling, a wait that under load could drain the pool. The
+    lesson page is left out: it checks the session inside its own query. API routes find the
+    caller in their dependencies, before their bodies run.
+
+    On the way out, it adds the renewed cookie, unless the route set the cookie itself
+    (sign-in, sign-out, a password change).
+    """
+
+    def __init__(self, app: ASGIApp, resolve: Callable[[Request], Awaitable[object]]) -> None:
         self.app = app
+        self.resolve = resolve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        if not path.startswith(("/api/", "/static/")) and not (
+            scope["method"] == "GET" and _LESSON_PAGE.fullmatch(path)
+        ):
+            # On a failure the caller is left unresolved and looked up again inside the app,
+            # whose error handlers answer it (503 for a database that is busy or gone).
+            with contextlib.suppress(Exception):
+                await self.resolve(Request(scope))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -16,6 +16,12 @@ from ecampus.accounts.schemas import RegisterIn, TokenOut, UserOut
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
 from ecampus.web.deps import ApiCsrf, ApiUser, SessionDep, SettingsDep
+from ecampus.web.throttle import (
+    MAX_EMAIL_LENGTH,
+    THROTTLED,
+    ApiSignIn,
+    charge_address_from_thread,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -30,9 +36,15 @@ def issue_token(session: Session, settings: Settings, user: User) -> TokenOut:
     return TokenOut(access_token=token, expires_in=lifetime)
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-def register(data: RegisterIn, session: SessionDep) -> UserOut:
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses={**THROTTLED, 409: {"description": "An account with this email exists"}},
+)
+def register(data: RegisterIn, session: SessionDep, request: Request) -> UserOut:
     """Create a learner account. Runs in a worker thread: hashing is slow on purpose."""
+    charge_address_from_thread(request, "registration")
     try:
         user = accounts.create_user(session, data=data)
     except accounts.EmailTaken:
@@ -40,20 +52,30 @@ def register(data: RegisterIn, session: SessionDep) -> UserOut:
     return user_out(user)
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={**THROTTLED, 401: {"description": "Incorrect email or password"}},
+)
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    signin: ApiSignIn,
 ) -> TokenOut:
     """OAuth2 password flow: `username` is the email."""
-    user = accounts.authenticate(session, email=form.username, password=form.password)
+    signin.raise_if_refused()
+    user = None
+    if len(form.username) <= MAX_EMAIL_LENGTH:  # no account's is longer: never parse megabytes
+        user = accounts.authenticate(session, email=form.username, password=form.password)
     if user is None:
+        signin.failed_from_thread()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    signin.succeeded_from_thread()
     return issue_token(session, settings, user)
 
 
@@ -85,7 +107,12 @@ class PasswordChangeIn(BaseModel):
     new_password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, dependencies=[ApiCsrf])
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[ApiCsrf],
+    responses={400: {"description": "The current password is not correct"}},
+)
 def change_password(body: PasswordChangeIn, principal: ApiUser, session: SessionDep) -> Response:
     """A new password: the account's other sessions are signed out, this one carries on."""
     user = session.get(User, principal.user_id)

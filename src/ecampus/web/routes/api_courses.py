@@ -11,9 +11,10 @@ from sqlmodel import Session
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, ItemContent, QuizContent
-from ecampus.learning import completion
+from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
+from ecampus.progression import completion
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
 from ecampus.web import views
@@ -155,7 +156,23 @@ def get_item(
     return detail
 
 
-@router.post("/courses/{course_id}/items/{item_id}/complete", dependencies=[ApiCsrf])
+BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The database stayed busy: nothing was saved; send it again later"}
+}
+
+
+def busy(exc: Contention, detail: str) -> HTTPException:
+    """503 for a database still contended after retries: the request may simply be sent again."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(exc.retry_after)}
+    )
+
+
+@router.post(
+    "/courses/{course_id}/items/{item_id}/complete",
+    dependencies=[ApiCsrf],
+    responses={**BUSY, 409: {"description": "The item is a quiz: it is completed by passing it"}},
+)
 def complete_item(
     course_id: str,
     item_id: str,
@@ -177,6 +194,8 @@ def complete_item(
         )
     except learning.NotEnrolled:
         raise not_enrolled() from None
+    except Contention as exc:
+        raise busy(exc, "The server is busy: nothing was saved. Try again in a moment.") from None
     return progress_out(course, state, certificate.code if certificate else None)
 
 
@@ -212,7 +231,11 @@ def attempt_out(
     }
 
 
-@router.post("/courses/{course_id}/items/{item_id}/attempts", dependencies=[ApiCsrf])
+@router.post(
+    "/courses/{course_id}/items/{item_id}/attempts",
+    dependencies=[ApiCsrf],
+    responses={**BUSY, 409: {"description": "The item is a lesson, or no attempts are left"}},
+)
 def submit_attempt(
     course_id: str,
     item_id: str,
@@ -222,7 +245,8 @@ def submit_attempt(
     session: SessionDep,
     body: AttemptIn = Body(),
 ) -> dict[str, Any]:
-    """Grade a quiz attempt on the server. 409 once `max_attempts` is used up."""
+    """Grade a quiz attempt on the server. 409 once `max_attempts` is used up; 503 with
+    `Retry-After` when the database stays busy (the attempt was not counted)."""
     course = visible_course(course_id, request, catalogue, principal)
     item = find_item(course, item_id)
     if not isinstance(item, QuizContent):
@@ -240,6 +264,12 @@ def submit_attempt(
         raise not_enrolled() from None
     except quizzes.NoAttemptsLeft:
         raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
+    except Contention as exc:
+        raise busy(
+            exc,
+            "The server is busy: this attempt was not counted and your answers were not lost. "
+            "Try again in a moment.",
+        ) from None
     except grading.AnswerError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return attempt_out(course, item, outcome, certificate.code if certificate else None)

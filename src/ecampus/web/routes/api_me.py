@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from ecampus.certificates import service as certificates
 from ecampus.learning import service as learning
+from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web.deps import ApiUser, CatalogueDep, SessionDep
 
@@ -30,14 +31,37 @@ class MyCourseOut(BaseModel):
     blocked_item: str | None = None
 
 
+def _issued(session: Any, *, user_id: int, catalogue: Any, enrolments: list[Any]) -> list[Any]:
+    """The learner's certificates, first issuing any that a completed course should have
+    produced and did not (a database written by an older version, or a crash)."""
+    issued = certificates.of_user(session, user_id=user_id)
+    ever = {(c.kind, c.subject_id) for c in issued}
+    completed = {e.course_id for e in enrolments if e.completed_at is not None}
+    due = {
+        ("course", c)
+        for c in completed
+        if (course := catalogue.get(c)) is not None and course.certificate
+    } | {
+        ("programme", p.id)
+        for c in completed
+        for p in catalogue.programmes_with(c)
+        if completed.issuperset(p.courses)
+    }
+    if due - ever:
+        repair_missing_certificates(session, catalogue=catalogue, user_id=user_id)
+        return certificates.of_user(session, user_id=user_id)
+    return issued
+
+
 def my_courses(session: Any, *, user_id: int, catalogue: Any) -> list[MyCourseOut]:
+    enrolments = learning.enrolments_of(session, user_id=user_id)
     valid = {
         c.subject_id: c.code
-        for c in certificates.of_user(session, user_id=user_id)
+        for c in _issued(session, user_id=user_id, catalogue=catalogue, enrolments=enrolments)
         if c.kind == "course" and c.revoked_at is None
     }
     out = []
-    for enrollment in learning.enrolments_of(session, user_id=user_id):
+    for enrollment in enrolments:
         course = catalogue.get(enrollment.course_id)
         next_item = blocked = None
         if course is not None:
@@ -83,7 +107,11 @@ def list_my_courses(
 
 
 @router.get("/certificates")
-def list_my_certificates(principal: ApiUser, session: SessionDep) -> list[dict[str, Any]]:
+def list_my_certificates(
+    principal: ApiUser, session: SessionDep, catalogue: CatalogueDep
+) -> list[dict[str, Any]]:
+    enrolments = learning.enrolments_of(session, user_id=principal.user_id)
+    mine = _issued(session, user_id=principal.user_id, catalogue=catalogue, enrolments=enrolments)
     return [
         {
             "code": c.code,
@@ -95,5 +123,5 @@ def list_my_certificates(principal: ApiUser, session: SessionDep) -> list[dict[s
             "issued_at": c.issued_at.isoformat(),
             "revoked": c.revoked_at is not None,
         }
-        for c in certificates.of_user(session, user_id=principal.user_id)
+        for c in mine
     ]

@@ -31,6 +31,7 @@ from ecampus.web.deps import (
     SessionDep,
     gated_stream,
 )
+from ecampus.web.downloads import content_disposition
 
 router = APIRouter(prefix="/api/v1", tags=["coordination"])
 
@@ -43,6 +44,11 @@ class CohortIn(BaseModel):
 class CohortEnrolIn(BaseModel):
     course: str
     emails: list[EmailStr] = Field(min_length=1, max_length=5000)
+
+
+OWN_ACCOUNT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "You cannot change access to your own account"}
+}
 
 
 class RoleIn(BaseModel):
@@ -144,7 +150,7 @@ def completion_report(
         return StreamingResponse(
             gated_stream(gate, stream),
             media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}.csv"'},
+            headers={"content-disposition": content_disposition(f"{name}.csv")},
         )
     rows = report_rows(session, filters, catalogue)
     if format == "xlsx":
@@ -152,7 +158,7 @@ def completion_report(
         return Response(
             data,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"content-disposition": f'attachment; filename="{name}.xlsx"'},
+            headers={"content-disposition": content_disposition(f"{name}.xlsx")},
         )
     payload = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
@@ -173,7 +179,12 @@ def list_cohorts(principal: Coordinator, session: SessionDep) -> list[dict[str, 
     return [{"code": c.code, "name": c.name} for c in cohorts.all_cohorts(session)]
 
 
-@router.post("/cohorts", status_code=status.HTTP_201_CREATED, dependencies=[ApiCsrf])
+@router.post(
+    "/cohorts",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[ApiCsrf],
+    responses={409: {"description": "A cohort with this code exists"}},
+)
 def create_cohort(body: CohortIn, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     try:
         cohort = cohorts.create(session, code=body.code, name=body.name)
@@ -241,14 +252,14 @@ def _account_to_manage(session: Session, email: str, principal: Principal) -> Us
     return user
 
 
-@router.post("/users/{email}/deactivate", dependencies=[ApiCsrf])
+@router.post("/users/{email}/deactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def deactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account cannot sign in, and its sessions are refused from the next request on."""
     user = sessions.deactivate(session, user=_account_to_manage(session, email, principal))
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
 
 
-@router.post("/users/{email}/reactivate", dependencies=[ApiCsrf])
+@router.post("/users/{email}/reactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def reactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account may sign in again (its old sessions stay ended)."""
     user = sessions.reactivate(session, user=_account_to_manage(session, email, principal))

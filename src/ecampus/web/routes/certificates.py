@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -72,9 +73,9 @@ def verify_page(
 @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
 def verify_lookup(request: Request, templates: TemplatesDep, code: str = "") -> Response:
     if code.strip():
-        return Response(
-            status_code=303, headers={"location": f"/verify/{certificates.normalise_code(code)}"}
-        )
+        # Quoted: whatever was typed (€, spaces, a line break) must not break the header.
+        target = quote(certificates.normalise_code(code)[:200], safe="")
+        return Response(status_code=303, headers={"location": f"/verify/{target}"})
     return templates.render(
         request, "certificates/verify.html", {"code": "", "certificate": None, "info": None}
     )

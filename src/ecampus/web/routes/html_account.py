@@ -32,6 +32,7 @@ from ecampus.web.deps import (
 from ecampus.web.pages import page_language
 from ecampus.web.routes.api_auth import issue_token
 from ecampus.web.templating import gettext as _
+from ecampus.web.throttle import PageSignIn, charge_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,19 +77,32 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
+    signin: PageSignIn,
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    if signin.refused is not None:
+        return templates.render(
+            request,
+            "accounts/login.html",
+            {"next": safe_next(next), "error": signin.refused.detail, "email": email},
+            status_code=signin.refused.status_code,
+            headers=dict(signin.refused.headers or {}),
+        )
     user = accounts.authenticate(session, email=email, password=password) if email else None
     if user is None:
+        if email:
+            signin.failed_from_thread()
         return templates.render(
             request,
             "accounts/login.html",
             {"next": safe_next(next), "error": _("Incorrect email or password."), "email": email},
             status_code=400,
         )
-    return login_response(session, settings, user, safe_next(next))
+    response = login_response(session, settings, user, safe_next(next))
+    signin.succeeded_from_thread(response)
+    return response
 
 
 @router.post("/logout", dependencies=[FormCsrf])
@@ -169,6 +183,7 @@ async def register(
              **form_choices(language)},
             status_code=422,
         )  # fmt: skip
+    await charge_address(request, "registration")
     try:
         user = await run_in_threadpool(accounts.create_user, session, data=data)
     except accounts.EmailTaken:

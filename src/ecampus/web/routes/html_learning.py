@@ -15,8 +15,10 @@ from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.learning import completion
+from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
+from ecampus.progression import completion
+from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
 from ecampus.quizzes.blocking import blocking_quiz
@@ -32,7 +34,7 @@ from ecampus.web.deps import (
     accept_session,
     visible_course,
 )
-from ecampus.web.pages import page_language
+from ecampus.web.pages import error_page, page_language
 from ecampus.web.routes.api_me import my_courses
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
@@ -124,6 +126,13 @@ def _course_context(
         if principal and state and state.progress.completed
         else None
     )
+    if principal and state and state.completed_at and course.certificate and not certificate:
+        # Completed without a certificate (left so by an earlier release): issue it now.
+        catalogue = request.app.state.catalogue
+        repair_missing_certificates(session, catalogue=catalogue, user_id=principal.user_id)
+        certificate = certificates.current_for(
+            session, user_id=principal.user_id, kind="course", subject_id=course.id
+        )
     blocked = (
         blocking_quiz(session, user_id=principal.user_id, course=course, progress=state.progress)
         if principal and state and state.enrolled
@@ -259,6 +268,10 @@ def complete(
         )
     except learning.NotEnrolled:
         return RedirectResponse(f"/courses/{course.id}", status_code=303)
+    except Contention as exc:
+        busy = error_page(request, status.HTTP_503_SERVICE_UNAVAILABLE, "")
+        busy.headers["Retry-After"] = str(exc.retry_after)
+        return busy
     _previous, following = course.neighbours(item.id)
     target = f"/courses/{course.id}/items/{following.id}" if following else f"/courses/{course.id}"
     if state.progress.completed:
@@ -312,6 +325,7 @@ def _grade_and_render(
     outcome = None
     certificate = None
     status_code = 200
+    headers = None
     try:
         outcome, certificate = completion.submit_attempt(
             session,
@@ -326,6 +340,14 @@ def _grade_and_render(
     except quizzes.NoAttemptsLeft:
         error = _("You have used all the attempts for this quiz.")
         status_code = 409
+    except Contention as exc:
+        # The form comes back with the answers filled in, so sending it again is one click.
+        error = _(
+            "The server is busy, your answers were not lost: this attempt was not counted. "
+            "Please try again in a moment."
+        )
+        status_code = 503
+        headers = {"Retry-After": str(exc.retry_after)}
     except grading.AnswerError as exc:
         position = next(
             (n for n, q in enumerate(quiz.questions, 1) if q.id == exc.question_id), None
@@ -357,6 +379,7 @@ def _grade_and_render(
         context,
         status_code=status_code,
         block="main",
+        headers=headers,
     )
 
 

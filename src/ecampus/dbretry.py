@@ -1,0 +1,98 @@
+"""Units of work that commit whole or not at all, retried while the database is contended.
+
+"Contended" means another transaction holds what this one needs: SQLite's "database is
+locked" once its busy timeout has passed, PostgreSQL's serialization failures, deadlocks and
+lock or statement time-outs, or no free connection in the pool. Such a failure says nothing
+about the request, so the whole unit is rolled back and run again from the start after a
+short random pause (jitter, so that the requests that collided do not collide again). If the
+database is still contended after a few tries, `Contention` tells the caller to answer
+"busy, try again" rather than guess at another reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+T = TypeVar("T")
+
+TRIES = 4
+# No new try once this long has passed since the first began: a lock wait that already ran
+# into SQLite's busy timeout (10 s) or PostgreSQL's lock_timeout is answered at once, while
+# deadlocks and serialization failures, which fail fast, get their retries.
+RETRY_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 2
+
+# SQLITE_BUSY and SQLITE_LOCKED; extended codes (SQLITE_BUSY_SNAPSHOT...) keep them in the low byte.
+_SQLITE_CODES = {5, 6}
+# serialization_failure, deadlock_detected, lock_not_available, query_canceled (time-outs).
+_POSTGRES_STATES = {"40001", "40P01", "55P03", "57014"}
+
+
+class Contention(RuntimeError):
+    """The database stayed busy with other transactions; nothing of this unit was kept."""
+
+    retry_after = RETRY_AFTER_SECONDS
+
+
+def is_contention(exc: BaseException) -> bool:
+    """Whether a database error means "busy with others" rather than "this cannot work"."""
+    if isinstance(exc, Contention | PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    original = exc.orig
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_CODES
+    state = getattr(original, "sqlstate", None)
+    return state in _POSTGRES_STATES
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    # The pool already waited its whole time-out for a connection: waiting again would
+    # only hold the request longer.
+    return is_contention(exc) and not isinstance(exc, PoolTimeout)
+
+
+def run_transaction(
+    session: Session,
+    work: Callable[[], T],
+    *,
+    tries: int = TRIES,
+    seconds: float = RETRY_SECONDS,
+) -> T:
+    """Run `work` (which ends by committing) as one transaction; on any failure roll it back,
+    and run it again from the start while the database is contended (at most `tries` times,
+    none begun after `seconds`). Raises Contention when it stays contended; any other error
+    is raised as it is."""
+    retrying = Retrying(
+        stop=stop_after_attempt(tries) | stop_after_delay(seconds),
+        wait=wait_random_exponential(multiplier=0.05, max=1.0),
+        retry=retry_if_exception(_worth_retrying),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                try:
+                    return work()
+                except BaseException:
+                    session.rollback()
+                    raise
+    except (DBAPIError, PoolTimeout) as exc:
+        if is_contention(exc):
+            raise Contention(str(exc.__class__.__name__)) from exc
+        raise
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
