@@ -83,8 +83,9 @@ messages: install ## extract interface strings and update the translation catalo
 	$(BIN)/pybabel update -i src/ecampus/locale/messages.pot -d src/ecampus/locale --no-fuzzy-matching --ignore-pot-creation-date
 
 .PHONY: bench
-bench: install $(SECRET_FILE) ## measure the lesson page against a bare FastAPI page (needs wrk)
-	$(BIN)/python bench/lesson_page.py
+bench: install ## benchmark against the framework's ceiling, SQLite and PostgreSQL, 1 and 2 workers (needs wrk; BENCH_ARGS=--quick)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk, which is not installed: sudo apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## remove the virtualenv, caches and the development database

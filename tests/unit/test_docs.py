@@ -47,8 +47,12 @@ def test_every_make_target_has_help() -> None:
 
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# benchmarks.md also names the routes of bench/'s bare comparison app.
+PAGE_DOCUMENTS = [d for d in DOCUMENTS if d.name != "benchmarks.md"]
 # A path in backticks, alone or after its HTTP method: `/verify/<code>`, `GET /healthz`.
 DOCUMENTED_PATH = re.compile(r"`(?:(GET|POST|PUT|PATCH|DELETE) )?(/[^`\s]*)`")
+# An address in an example: curl "$B/api/v1/courses", http://127.0.0.1:8000/verify/...
+EXAMPLE_URL = re.compile(r"""(?:\$B|https?://(?:127\.0\.0\.1|localhost)(?::\d+)?)(/[^\s"'\\)`]*)""")
 # Files on the server, not pages of the app.
 SERVER_FOLDERS = ("/etc/", "/srv/", "/usr/", "/var/", "/opt/", "/home/")
 # The API's root names every route under it.
@@ -56,12 +60,14 @@ API_ROOT = "/api/v1"
 
 
 def documented_paths() -> list[tuple[str, str, str]]:
-    """(document, method or "", path) for every path the docs name in backticks."""
+    """(document, method or "", path) for every path the docs name in backticks or examples."""
     found = []
-    for document in DOCUMENTS:
-        for method, path in DOCUMENTED_PATH.findall(document.read_text(encoding="utf-8")):
+    for document in PAGE_DOCUMENTS:
+        text = document.read_text(encoding="utf-8")
+        for method, path in DOCUMENTED_PATH.findall(text):
             if not path.startswith(SERVER_FOLDERS):
                 found.append((document.name, method, path))
+        found += [(document.name, "", path) for path in EXAMPLE_URL.findall(text)]
     return found
 
 

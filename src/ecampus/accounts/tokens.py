@@ -103,10 +103,12 @@ def _decode_cached(token: str, secret: str, issuer: str) -> Claims | None:
             options={f"require_{name}": True for name in _REQUIRED},
         )
         session_id = claims["sid"]
-        if not isinstance(session_id, str) or not session_id:
+        user_id = int(claims["sub"])
+        # Ids are positive 64-bit integers: anything else would make the session query fail.
+        if not isinstance(session_id, str) or not session_id or not 0 < user_id < 2**63:
             return None
         return Claims(
-            user_id=int(claims["sub"]),
+            user_id=user_id,
             session_id=session_id,
             token_id=str(claims["jti"]),
             language=str(claims.get("lang", "")),

@@ -55,6 +55,10 @@ _Loader.add_implicit_resolver(
 Path = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based line and column
 _MAX_DEPTH = 64
+# Aliases (*name) repeat a node without copying it, so a few lines can stand for billions of
+# values ("billion laughs"); building them would take the server's memory and time. The
+# largest real course holds a few thousand.
+_MAX_VALUES = 100_000
 
 
 @dataclass
@@ -113,10 +117,20 @@ class _Builder:
     def __init__(self, located: Located) -> None:
         self.located = located
         self.constructor = _Constructor()
+        self.built = 0
 
     def build(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
             raise YamlSyntaxError(Message(N_("nesting is too deep")), _mark(node))
+        self.built += 1
+        if self.built > _MAX_VALUES:
+            raise YamlSyntaxError(
+                Message(
+                    N_("more than %(limit)s values once aliases (*name) are expanded"),
+                    {"limit": str(_MAX_VALUES)},
+                ),
+                _mark(node),
+            )
         self.located.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)
