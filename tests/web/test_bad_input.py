@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import pytest
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.testclient import TestClient
 from sqlalchemy import text as sql
 
@@ -18,6 +19,7 @@ from ecampus.accounts.models import Role
 from ecampus.app import create_app
 from ecampus.settings import Settings
 from ecampus.text import clean_person_name, terminal_safe
+from ecampus.web import inputguard
 from tests import factories
 from tests.conftest import FIXTURE_COURSES, make_settings
 
@@ -436,3 +438,34 @@ def test_report_downloads_named_after_any_filter(client: TestClient) -> None:
             assert disposition.startswith('attachment; filename="completions-')
             assert disposition.isascii()
             assert "filename*=UTF-8''completions-" in disposition
+
+
+def test_multipart_fields_are_checked_when_the_route_declares_them() -> None:
+    """No route of ours takes multipart yet; an upload route (imports) gets the same check on
+    its declared text fields, while a route that parses its own upload keeps its own limits."""
+    app = FastAPI(dependencies=[inputguard.CHECK])
+    inputguard.install(app)
+
+    @app.post("/api/v1/upload")
+    async def upload(
+        course: Annotated[str, Form()], file: Annotated[UploadFile, File()]
+    ) -> dict[str, int]:
+        return {"size": len(await file.read())}
+
+    @app.post("/api/v1/raw")
+    async def raw(request: Request) -> dict[str, int]:
+        async with request.form() as form:
+            return {"fields": len(form)}
+
+    with TestClient(app) as client:
+        spreadsheet = {"file": ("learners.xlsx", b"PK\x03\x04\x00\x00binary", "application/zip")}
+        ok = client.post("/api/v1/upload", data={"course": "demo"}, files=spreadsheet)
+        assert ok.json() == {"size": 12}  # NUL bytes inside a file are its business
+        refused(
+            client.post("/api/v1/upload", data={"course": "de\x00mo"}, files=spreadsheet),
+            "body",
+            "course",
+        )
+        assert client.post("/api/v1/raw", data={"a": "x\x00"}, files=spreadsheet).json() == {
+            "fields": 2
+        }
