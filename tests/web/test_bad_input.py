@@ -252,6 +252,12 @@ def test_long_or_odd_media_names_are_not_found(client: TestClient) -> None:
     assert client.portal.call(_raw_status, client.app, huge) == 404  # type: ignore[union-attr]
 
 
+def test_a_100_kb_certificate_code_is_not_found(client: TestClient) -> None:
+    code = "A" * 100_000
+    for path in (f"/verify/{code}", f"/api/v1/certificates/{code}", f"/certificates/{code}.pdf"):
+        assert client.portal.call(_raw_status, client.app, path) == 404  # type: ignore[union-attr]
+
+
 # --- Names --------------------------------------------------------------------------------
 
 BLANK_LOOKING = [
