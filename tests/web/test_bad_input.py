@@ -182,6 +182,7 @@ def test_lone_surrogate_in_a_text_answer_is_refused_before_it_is_stored(
         b'{"answers": {"q4": "\\ud800"}}',
         b'{"answers": {"q4": "IGM \\udfff"}}',
         b'{"answers": {"q4": "\\udc00\\ud800"}}',  # the wrong order is no pair
+        b'{"answers": {"q4": "\xed\xa0\x80"}}',  # one sent as raw bytes (json lets it pass)
     ):
         refused(client.post(f"{QUIZ}/attempts", headers=headers, content=body),
                 "body", "answers", "q4")  # fmt: skip
