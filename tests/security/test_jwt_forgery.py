@@ -146,6 +146,12 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("page", "/me", to_login),
     ("page", "/coordinator", to_login),
     ("page", f"/courses/{COURSE}/items/{LESSON}", to_login),
+    # htmx follows HX-Redirect instead of a 303.
+    (
+        "htmx",
+        "/me",
+        lambda r: r.status_code == 204 and r.headers["hx-redirect"].startswith("/login"),
+    ),
 ]
 
 
@@ -155,6 +161,8 @@ def attempt(world: World, where: str, path: str, token: str) -> Any:
         if where == "api"
         else {"Cookie": f"{SESSION_COOKIE}={token}"}
     )
+    if where == "htmx":
+        header["HX-Request"] = "true"
     try:
         return world.client.get(path, headers=header)
     finally:
