@@ -52,7 +52,7 @@ COURSE = "codigo-migracion"
 QUIZ = "evaluacion-generalidades"  # max_attempts: 3 in the bundled course; raised in the copy
 BENCH_MAX_ATTEMPTS = 1_000_000
 PASSWORD = "bench-password-1"
-SETUP_SECONDS = 40  # per configuration: migrations, two servers, learners (estimate)
+SETUP_SECONDS = 20  # per configuration: migrations, two servers (estimate; + 0.3 s a learner)
 
 READS = ("lesson page", "course page", "catalogue", "JSON item")
 WRITES = ("quiz submission", "lesson completion")
@@ -63,24 +63,29 @@ PAGE_TARGET = 0.25
 QUIZ_TARGET = 0.50
 P99_TARGET_MS = 50.0
 POSTGRES_TARGET = 0.80
+WRK_THREADS = 2
 BUSY_LOAD = 3.0  # a load average above this before a configuration makes its figures noise
 
 LUA = r"""
+-- Each wrk thread takes every n-th request of the list (n threads), so two threads never send the
+-- same learner's requests; within a thread, connections take the next request in turn.
 local specs = {SPECS}
+local threads = THREADS
 local requests = {}
 local position = 0
-local counter = 1
+local counter = 0
 
 function setup(thread)
-  thread:set("offset", counter)
+  thread:set("index", counter)
   counter = counter + 1
 end
 
 function init(args)
   for i, s in ipairs(specs) do
-    requests[i] = wrk.format(s[1], s[2], s[3], s[4])
+    if #specs < threads or (i - 1) % threads == index then
+      requests[#requests + 1] = wrk.format(s[1], s[2], s[3], s[4])
+    end
   end
-  position = ((offset or 1) * 7) % #requests
 end
 
 function request()
@@ -212,7 +217,9 @@ def lua_script(requests: list[Request]) -> str:
         headers = ", ".join(f"[ {lua_string(k)} ] = {lua_string(v)}" for k, v in r.headers.items())
         body = lua_string(r.body) if r.body is not None else "nil"
         specs.append(f"{{{lua_string(r.method)}, {lua_string(r.path)}, {{{headers}}}, {body}}}")
-    return LUA.replace("{SPECS}", "{\n  " + ",\n  ".join(specs) + "\n}")
+    return LUA.replace("{SPECS}", "{\n  " + ",\n  ".join(specs) + "\n}").replace(
+        "THREADS", str(WRK_THREADS)
+    )
 
 
 def wrk(
@@ -220,7 +227,7 @@ def wrk(
 ) -> dict[str, Any]:
     script = folder / "bench.lua"
     script.write_text(lua_script(requests), encoding="utf-8")
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
                "-s", str(script), base]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, check=False)
     found = re.search(r"^BENCH (\{.*\})$", run.stdout, re.MULTILINE)
@@ -331,6 +338,32 @@ def make_learner(base: str, tag: str, n: int, lessons: list[str]) -> str:
         )
         expect(status, body, "lesson completion")
     return token
+
+
+JSON_POST = {"Content-Type": "application/json"}
+
+
+def app_plan(lessons: list[str], tokens: list[str], courses: Path) -> dict[str, list[Request]]:
+    """ecampus's targets, each a list of requests rotating over the learners."""
+    cookies = [{"Cookie": f"ecampus_session={t}"} for t in tokens]
+    bearers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    answers = json.dumps({"answers": quiz_answers(courses)})
+    course = f"/courses/{COURSE}"
+    return {
+        "lesson page": [Request("GET", f"{course}/items/{lessons[3]}", c) for c in cookies],
+        "course page": [Request("GET", course, c) for c in cookies],
+        "catalogue": [Request("GET", "/", c) for c in cookies],
+        "JSON item": [Request("GET", f"/api/v1{course}/items/{lessons[3]}", b) for b in bearers],
+        "quiz submission": [
+            Request("POST", f"/api/v1{course}/items/{QUIZ}/attempts", {**b, **JSON_POST}, answers)
+            for b in bearers
+        ],
+        "lesson completion": [
+            Request("POST", f"/api/v1{course}/items/{lesson}/complete", b)
+            for lesson in lessons
+            for b in bearers
+        ],
+    }
 
 
 def wire_bytes(base: str, path: str, cookie: str, assets: bool) -> int:
@@ -448,25 +481,11 @@ def run_configuration(
         status, _h, ceiling_body = call("GET", f"{bare_base}/")
         assert len(ceiling_body) == len(body), (len(ceiling_body), len(body))
 
-        cookies = [{"Cookie": f"ecampus_session={t}"} for t in tokens]
-        bearers = [{"Authorization": f"Bearer {t}"} for t in tokens]
-        answers = json.dumps({"answers": quiz_answers(courses)})
-        json_post = {"Content-Type": "application/json"}
-        plan: list[tuple[str, str, list[Request]]] = [
-            ("ceiling", bare_base, [Request("GET", "/")]),
-            ("lesson page", base, [Request("GET", lesson_path, c) for c in cookies]),
-            ("course page", base, [Request("GET", f"/courses/{COURSE}", c) for c in cookies]),
-            ("catalogue", base, [Request("GET", "/", c) for c in cookies]),
-            ("JSON item", base,
-             [Request("GET", f"/api/v1/courses/{COURSE}/items/{lessons[3]}", b) for b in bearers]),
-            ("bare insert", bare_base, [Request("POST", "/insert", json_post, "{}")]),
-            ("quiz submission", base,
-             [Request("POST", f"/api/v1/courses/{COURSE}/items/{QUIZ}/attempts",
-                      {**b, **json_post}, answers) for b in bearers]),
-            ("lesson completion", base,
-             [Request("POST", f"/api/v1/courses/{COURSE}/items/{lesson}/complete", b)
-              for lesson in lessons for b in bearers]),
-        ]  # fmt: skip
+        app_requests = app_plan(lessons, tokens, courses)
+        ceiling = ("ceiling", bare_base, [Request("GET", "/")])
+        insert_one = ("bare insert", bare_base, [Request("POST", "/insert", JSON_POST, "{}")])
+        plan = [ceiling, *((t, base, app_requests[t]) for t in READS), insert_one,
+                *((t, base, app_requests[t]) for t in WRITES)]  # fmt: skip
         # The ceiling again at the end: the ratios use the mean of both, and the difference
         # between them shows how much the machine drifted during the configuration.
         plan.append(("ceiling, again", bare_base, [Request("GET", "/")]))
@@ -597,10 +616,11 @@ def report(
     command: str,
     info: dict[str, Any],
     skipped: list[str],
+    elapsed: float,
 ) -> str:
     lines = [
-        f"Run {started:%Y-%m-%d %H:%M} UTC{' (--quick: indicative only)' if args.quick else ''}: "
-        f"`{command}`",
+        f"Run {started:%Y-%m-%d %H:%M} UTC{' (--quick: indicative only)' if args.quick else ''}, "
+        f"{elapsed / 60:.1f} minutes: `{command}`",
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; {info['os']}; "
         f"Python {info['python']}, uvicorn {info['uvicorn']}, {info['wrk']}. "
@@ -651,13 +671,14 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true",
-                        help="3 s per target after a 1 s warm-up, 8 learners: to check the suite")  # fmt: skip
+                        help="3 s per target after a 1 s warm-up, 16 learners: to check the suite")  # fmt: skip
     parser.add_argument(
         "--seconds", type=float, default=None, help="measured seconds per target (8)"
     )
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds per target (2)")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--learners", type=int, default=None, help="learners to rotate over (32)")
+    parser.add_argument("--learners", type=int, default=None,
+                        help="learners to rotate over (as many as connections; 16 with --quick)")  # fmt: skip
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"),
                         default=["sqlite", "postgresql"])  # fmt: skip
@@ -668,9 +689,17 @@ def main() -> None:
     parser.add_argument("--update-docs", action="store_true",
                         help=f"also put the report in {DOCS.relative_to(ROOT)} (Latest results)")  # fmt: skip
     args = parser.parse_args()
+    for name in ("seconds", "warmup", "connections", "learners"):
+        value = getattr(args, name)
+        if value is not None and (value < 0 or (value == 0 and name != "warmup")):
+            parser.error(f"--{name} must be positive")
+    if any(w < 1 for w in args.workers):
+        parser.error("--workers must be at least 1")
     args.seconds = args.seconds or (3.0 if args.quick else 8.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
-    args.learners = args.learners or (8 if args.quick else 32)
+    # As many learners as connections: no learner has two requests in flight at once (their
+    # concurrent quiz submissions would compete for the same attempt number).
+    args.learners = args.learners or (16 if args.quick else args.connections)
 
     if not shutil.which("wrk"):
         raise SystemExit("bench: wrk is not installed; install it with:  sudo apt-get install wrk")
@@ -684,12 +713,13 @@ def main() -> None:
                            "set --postgres-url or BENCH_POSTGRES_URL")  # fmt: skip
             print(f"bench: {skipped[-1]}", file=sys.stderr)
     runs = len(databases) * len(args.workers)
-    per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS
+    per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
     print(
         f"bench: {runs} configurations ({' and '.join(databases)}; "
-        f"{' and '.join(map(str, args.workers))} workers), "
+        f"workers: {' and '.join(map(str, args.workers))}), "
         f"9 runs each, {args.warmup:g} s warm-up + {args.seconds:g} s: about "
-        f"{runs * per_config / 60:.1f} minutes. Load average now: {os.getloadavg()[0]:.1f}",
+        f"{runs * per_config / 60:.1f} minutes on a quiet machine. Load average now: "
+        f"{os.getloadavg()[0]:.1f}",
         flush=True,
     )
     command = " ".join(["python", "bench/suite.py", *sys.argv[1:]])
@@ -709,13 +739,15 @@ def main() -> None:
                         config, w = run_configuration(database, url, workers, args, folder)
                 configs.append(config)
                 weights.update(w)
+    elapsed = (datetime.now(UTC) - started).total_seconds()
     found = checks(configs, args.connections)
     info = machine()
-    text = report(configs, found, weights, args, started, command, info, skipped)
+    text = report(configs, found, weights, args, started, command, info, skipped, elapsed)
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "latest.md").write_text(text, encoding="utf-8")
     data = {
         "started": started.isoformat(),
+        "elapsed_seconds": round(elapsed, 1),
         "command": command,
         "quick": args.quick,
         "machine": info,

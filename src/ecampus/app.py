@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_closer = anyio.CapacityLimiter(app.state.db_gate.capacity)
     app.state.limiter = limiter
     assets = StaticAssets(settings.static_dir)
-    app.state.templates = Templates(settings.templates_dir, assets)
+    app.state.templates = Templates(settings.templates_dir, assets, zone=settings.zone)
     app.state.templates.context_hook = pages.page_context
 
     # Inside the language middleware, so a refused page speaks the reader's language.

@@ -7,6 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ecampus.localtime import DEFAULT_TIMEZONE
+from ecampus.localtime import zone as _zone
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # In a wheel, templates/ and static/ are shipped inside the package (see pyproject.toml);
@@ -72,12 +76,27 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 20_000_000
+    # The institution's calendar (IANA name): the day printed on certificates and the day
+    # boundaries of report filters. Stored times stay UTC.
+    timezone: str = DEFAULT_TIMEZONE
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(
                 f"ECAMPUS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}"
             )
+        try:
+            _zone(self.timezone)
+        except ValueError:
+            raise SettingsError(
+                f"ECAMPUS_TIMEZONE must be an IANA time zone name such as America/Guatemala "
+                f"or UTC, not {self.timezone!r}"
+            ) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The ECAMPUS_TIMEZONE zone (ZoneInfo keeps one instance per name)."""
+        return _zone(self.timezone)
 
     def require_safe_secret(self) -> None:
         """Refuse to serve outside development with a default or short secret key."""
@@ -123,6 +142,7 @@ class Settings:
             max_upload_bytes=int(
                 _number(env, "ECAMPUS_MAX_UPLOAD_BYTES", 20_000_000, minimum=1024)
             ),
+            timezone=(env.get("ECAMPUS_TIMEZONE") or "").strip() or DEFAULT_TIMEZONE,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import openpyxl
 from fastapi.testclient import TestClient
@@ -49,7 +49,8 @@ def test_filters_and_formats(client: TestClient) -> None:
     assert emails_for(country="sv") == {emails["sv"]}
     assert emails_for(institution_type="government") == {emails["gt"]}
     assert emails_for(course="other") == set()
-    today = datetime.now(UTC).date()
+    # Report days are the institution's days (ECAMPUS_TIMEZONE), not UTC days.
+    today = datetime.now(client.app.state.settings.zone).date()  # type: ignore[attr-defined]
     assert emails_for(since=str(today), until=str(today)) == {emails["gt"], emails["sv"]}
     assert emails_for(since=str(today + timedelta(days=1))) == set()
     assert emails_for(date_field="completed_at", since=str(today)) == set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +19,7 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from ecampus.localtime import local_day
 from ecampus.settings import get_settings
 
 TEMPLATE_NAME = "certificates/pdf.html"
@@ -74,6 +75,9 @@ class CertificateDocument:
     language: str = DEFAULT_LANGUAGE  # "es" or "en"; anything else falls back to "es"
     revoked: bool = False
     kind: str = "course"  # "course" or "programme"
+    # The calendar of the printed date; None: ECAMPUS_TIMEZONE. 23:30 in Guatemala on
+    # 14 March prints 14 March, although it is 15 March in UTC.
+    zone: tzinfo | None = None
 
 
 def render_certificate_pdf(doc: CertificateDocument, *, templates_dir: Path | None = None) -> bytes:
@@ -99,17 +103,15 @@ def _context(doc: CertificateDocument) -> dict[str, object]:
         "completed": labels["completed_programme" if programme else "completed_course"],
         "hours_text": _hours_text(doc.hours, language=language, labels=labels),
         "score_text": None if doc.score is None else _score_text(doc.score, language=language),
-        "issued_text": format_date(_utc_date(doc.issued_at), format="long", locale=language),
+        "issued_text": format_date(
+            local_day(doc.issued_at, doc.zone or get_settings().zone),
+            format="long",
+            locale=language,
+        ),
         "qr_svg": _qr_svg(doc.verify_url),
         "title_size": _title_size(doc.course_title),
         "name_size": _name_size(doc.learner_name),
     }
-
-
-def _utc_date(moment: datetime) -> date:
-    # SQLite hands back naive datetimes; the database stores them in UTC.
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).date()
 
 
 def _hours_text(hours: float, *, language: str, labels: dict[str, str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -13,6 +13,8 @@ from sqlmodel import Session
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.learning.models import Cohort, Enrollment
+from ecampus.localtime import day_bounds
+from ecampus.settings import get_settings
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("learner", "learner"),
@@ -41,13 +43,10 @@ class Filters:
     cohort: str | None = None
     country: str | None = None
     institution_type: str | None = None
-    since: date | None = None  # inclusive, UTC day
-    until: date | None = None  # inclusive, UTC day
+    since: date | None = None  # inclusive, a local day in `zone`
+    until: date | None = None  # inclusive, a local day in `zone`
     date_field: str = "enrolled_at"
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)  # noqa: UP017
+    zone: tzinfo | None = None  # the institution's calendar; None: ECAMPUS_TIMEZONE
 
 
 def completions(
@@ -107,10 +106,17 @@ def completions(
     if filters.institution_type:
         statement = statement.where(u.c.institution_type == filters.institution_type)
     column = e.c.completed_at if filters.date_field == "completed_at" else e.c.enrolled_at
-    if filters.since:
-        statement = statement.where(column >= _day_start(filters.since))
-    if filters.until:
-        statement = statement.where(column < _day_start(filters.until + timedelta(days=1)))
+    # Local days become UTC bounds, so the stored UTC column is compared as it is (indexes
+    # stay usable) rather than converted on every row.
+    start, end = day_bounds(filters.since, filters.until, filters.zone or get_settings().zone)
+    if start is not None:
+        statement = statement.where(column >= start)
+    elif filters.since:
+        statement = statement.where(column.is_not(None))
+    if end is not None:
+        statement = statement.where(column < end)
+    elif filters.until:
+        statement = statement.where(column.is_not(None))
     result = session.execute(statement.execution_options(yield_per=batch))
     for row in result:
         yield {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from ecampus.localtime import local_day
 from ecampus.web import i18n
 from ecampus.web.assets import StaticAssets, gzip_body
 
@@ -72,19 +74,21 @@ def gettext(message: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
-def _date(value: datetime | date | None, fmt: str = "medium") -> str:
+# Stored times are UTC (naive ones too); people read them in the institution's zone.
+def _date(value: datetime | date | None, fmt: str = "medium", *, zone: tzinfo = UTC) -> str:
     if value is None:
         return ""
     locale = i18n.locale(current_language.get())
     if isinstance(value, datetime):
-        return format_datetime(value, format=fmt, locale=locale)
+        return format_datetime(value, format=fmt, tzinfo=zone, locale=locale)
     return format_date(value, format=fmt, locale=locale)
 
 
-def _day(value: datetime | date | None, fmt: str = "long") -> str:
+def _day(value: datetime | date | None, fmt: str = "long", *, zone: tzinfo = UTC) -> str:
     if value is None:
         return ""
-    return format_date(value, format=fmt, locale=i18n.locale(current_language.get()))
+    day = local_day(value, zone) if isinstance(value, datetime) else value
+    return format_date(day, format=fmt, locale=i18n.locale(current_language.get()))
 
 
 def _number(value: float | int | None, digits: int = 1) -> str:
@@ -103,7 +107,7 @@ def _percent(value: float | int | None) -> str:
 
 
 class Templates:
-    def __init__(self, directory: Path, assets: StaticAssets) -> None:
+    def __init__(self, directory: Path, assets: StaticAssets, *, zone: tzinfo = UTC) -> None:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory)),
             autoescape=jinja2.select_autoescape(("html", "xml"), default=True),
@@ -118,8 +122,8 @@ class Templates:
         # Jinja's newstyle wrapper would print `num` with str(); ours formats it by locale.
         self.env.globals["ngettext"] = _ngettext
         self.env.globals["static"] = assets.url
-        self.env.filters["date"] = _date
-        self.env.filters["day"] = _day
+        self.env.filters["date"] = partial(_date, zone=zone)
+        self.env.filters["day"] = partial(_day, zone=zone)
         self.env.filters["number"] = _number
         self.env.filters["percent"] = _percent
         self.env.filters["safe_html"] = Markup

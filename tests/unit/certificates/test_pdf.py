@@ -7,6 +7,7 @@ import socket
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -117,14 +118,35 @@ def test_revoked_certificate_is_marked(tmp_path: Path, language: str, mark: str)
     assert PdfReader(pdf).pages[0].extract_text().count(mark) == 2
 
 
-def test_issue_date_is_the_utc_date(tmp_path: Path) -> None:
-    # 23:30 in Guatemala is already the next day in UTC; naive values (SQLite) mean UTC.
-    late = datetime(2025, 3, 15, 23, 30, tzinfo=timezone(timedelta(hours=-6)))
-    aware = pdf_text(render(dataclasses.replace(DOC, issued_at=late), tmp_path))
-    naive = pdf_text(render(dataclasses.replace(DOC, issued_at=datetime(2025, 3, 16)), tmp_path))
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        (None, "14 de marzo de 2025"),  # ECAMPUS_TIMEZONE's default, America/Guatemala
+        (ZoneInfo("America/Guatemala"), "14 de marzo de 2025"),
+        (ZoneInfo("UTC"), "15 de marzo de 2025"),
+        (ZoneInfo("Asia/Tokyo"), "15 de marzo de 2025"),
+    ],
+)
+def test_issue_date_is_the_day_in_the_institutions_zone(
+    tmp_path: Path, zone: ZoneInfo | None, expected: str
+) -> None:
+    # A completion at 23:30 in Guatemala on 14 March, stored as UTC (05:30 on 15 March):
+    # aware, and naive as SQLite hands it back, which means UTC.
+    late = datetime(2025, 3, 15, 5, 30, tzinfo=UTC)
+    aware = render(dataclasses.replace(DOC, issued_at=late, zone=zone), tmp_path)
+    naive = dataclasses.replace(DOC, code="NAIV-E000-0000", issued_at=late.replace(tzinfo=None))
 
-    assert "16 de marzo de 2025" in aware
-    assert "16 de marzo de 2025" in naive
+    for pdf in (aware, render(dataclasses.replace(naive, zone=zone), tmp_path)):
+        assert expected in pdf_text(pdf)
+        # pypdf reads the same text out of the file, without poppler.
+        assert expected in " ".join(PdfReader(pdf).pages[0].extract_text().split())
+
+
+def test_any_offset_is_read_as_the_instant_it_stands_for(tmp_path: Path) -> None:
+    late = datetime(2025, 3, 14, 23, 30, tzinfo=timezone(timedelta(hours=-6)))
+    doc = dataclasses.replace(DOC, issued_at=late, zone=ZoneInfo("America/Guatemala"))
+
+    assert "14 de marzo de 2025" in pdf_text(render(doc, tmp_path))
 
 
 def test_user_data_is_escaped(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from ecampus.web.deps import (
     EngineDep,
     GateDep,
     SessionDep,
+    SettingsDep,
     gated_stream,
 )
 from ecampus.web.downloads import content_disposition
@@ -70,6 +71,7 @@ def _day(name: str, value: str) -> date | None:
 
 def report_filters(
     catalogue: CatalogueDep,
+    settings: SettingsDep,
     course: str = "",
     course_group: Annotated[
         str, Query(description="any course id: that course and all its translations")
@@ -79,8 +81,12 @@ def report_filters(
     institution_type: Annotated[
         str, Query(description=", ".join(t.value for t in InstitutionType))
     ] = "",
-    since: Annotated[str, Query(description="first day, YYYY-MM-DD (UTC), inclusive")] = "",
-    until: Annotated[str, Query(description="last day, YYYY-MM-DD (UTC), inclusive")] = "",
+    since: Annotated[
+        str, Query(description="first day, YYYY-MM-DD, inclusive, in the institution's time zone")
+    ] = "",
+    until: Annotated[
+        str, Query(description="last day, YYYY-MM-DD, inclusive, in the institution's time zone")
+    ] = "",
     date_field: Annotated[str, Query(description=" or ".join(DATE_FIELDS))] = "enrolled_at",
 ) -> Filters:
     """Empty parameters mean "any", so a filter form can send every field as it is."""
@@ -108,6 +114,7 @@ def report_filters(
         since=first,
         until=last,
         date_field=date_field or "enrolled_at",
+        zone=settings.zone,
     )
 
 
@@ -137,7 +144,8 @@ def completion_report(
     filters: FiltersDep,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
-    """One row per enrolment. `since`/`until` are inclusive days (UTC) on `date_field`."""
+    """One row per enrolment. `since`/`until` are inclusive days on `date_field`, in the
+    institution's time zone (ECAMPUS_TIMEZONE); timestamps in the rows are UTC."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     name = f"completions-{filters.course or 'all'}-{stamp}"
     if format == "csv":

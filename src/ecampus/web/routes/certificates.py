@@ -101,6 +101,7 @@ async def certificate_pdf(code: str, session: SessionDep, settings: SettingsDep)
         language=certificate.language if certificate.language in ("es", "en") else "es",
         revoked=certificate.revoked_at is not None,
         kind=certificate.kind,
+        zone=settings.zone,
     )
     pdf = await run_in_threadpool(
         render_certificate_pdf, document, templates_dir=settings.templates_dir

@@ -41,6 +41,10 @@ def safe_next(target: str | None, default: str = "/") -> str:
     """Only ever redirect within this site."""
     if not target:
         return default
+    # Browsers read a backslash as a slash and drop tabs and newlines, so "/\\evil.example"
+    # and "/\t/evil.example" would leave the site as "//evil.example" does.
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
