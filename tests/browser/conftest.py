@@ -9,13 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import string
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from ecampus import dbmigrate
+from tests import liveserver
 from tests.browser.helpers import (
     COURSE_ID,
     ROOT,
@@ -47,7 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-STARTUP_SECONDS = 30.0
 DEFAULT_TIMEOUT_MS = 10_000
 
 
@@ -64,34 +60,7 @@ class LiveServer:
         return self.base_url + path
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-8000:]
-        except OSError:
-            return "(no server log)"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        return liveserver.log_tail(self.log_path, 8000)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -111,7 +80,7 @@ def live_server(
 
 
 def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
-    port = _free_port()
+    port = liveserver.free_port()
     base_url = f"http://127.0.0.1:{port}"
     alphabet = string.ascii_letters + string.digits
     env = {
@@ -154,29 +123,12 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
             f"{created.stdout}\n{created.stderr}"
         )
 
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _healthy(f"{base_url}/healthz"):
-                if process.poll() is not None:
-                    pytest.fail(f"the server exited with {process.returncode}:\n{server.log()}")
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"GET /healthz did not answer 200 in {STARTUP_SECONDS:.0f} s:\n"
-                        f"{server.log()}"
-                    )
-                time.sleep(0.1)
-            yield server
-        finally:
-            _stop(process)
+    command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with liveserver.running(
+        command, env=env, cwd=folder, log_path=log_path, health_url=f"{base_url}/healthz"
+    ):
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +21,9 @@ from ecampus import dbmigrate
 from ecampus.accounts import passwords
 from ecampus.accounts.models import User
 from ecampus.db import make_engine
+from tests import liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET, fresh_postgres_database
 
-STARTUP_SECONDS = 60.0
 PASSWORD = "concurrency-password-123"
 
 
@@ -40,24 +36,7 @@ class Served:
     learners: list[str] = field(default_factory=list)
 
     def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return "(no server log)"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+        return liveserver.log_tail(self.log_path)
 
 
 def make_learners(database_url: str, count: int) -> list[str]:
@@ -86,7 +65,7 @@ def make_learners(database_url: str, count: int) -> list[str]:
 
 @contextlib.contextmanager
 def serve(folder: Path, database_url: str, *, learners: int, **env_extra: str) -> Iterator[Served]:
-    port = free_port()
+    port = liveserver.free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -104,29 +83,12 @@ def serve(folder: Path, database_url: str, *, learners: int, **env_extra: str) -
     }
     emails = make_learners(database_url, learners)
     log_path = folder / f"server-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    served = Served(base_url, database_url, log_path, process, emails)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not healthy(f"{base_url}/healthz"):
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{served.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"/healthz did not answer in {STARTUP_SECONDS:.0f} s:\n{served.log()}")
-            time.sleep(0.2)
-        yield served
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+    with liveserver.running(
+        command, env=env, cwd=folder, log_path=log_path, health_url=f"{base_url}/healthz"
+    ) as process:
+        yield Served(base_url, database_url, log_path, process, emails)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

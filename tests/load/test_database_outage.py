@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import fresh_postgres_database
-from tests.load.conftest import PASSWORD, Served, free_port, serve
+from tests.liveserver import free_port
+from tests.load.conftest import PASSWORD, Served, serve
 
 OUTAGE_SECONDS = 10.0
 ANSWER_WITHIN = 5.0  # a request during the outage is answered (503) at least this fast

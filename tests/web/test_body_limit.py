@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from ecampus.app import create_app
 from ecampus.ratelimit import Limits
 from ecampus.settings import Settings, SettingsError
-from tests import factories
+from tests import factories, liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET, make_settings
 from tests.web.test_pages import csrf
 
@@ -114,17 +114,11 @@ class Served:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("served")
     shutil.copy(sqlite_template, folder / "ecampus.db")
-    port = _free_port()
+    port = liveserver.free_port()
     env = {
         **os.environ,
         "ECAMPUS_ENV": "test",
@@ -136,33 +130,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         "ECAMPUS_FORWARDED_ALLOW_IPS": "192.0.2.1",
     }
     log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ecampus.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=folder,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Served(port, process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(server.url("/healthz"), timeout=2):  # noqa: S310
-                    break
-            except (urllib.error.URLError, OSError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"ecampus serve did not start:\n{log.read_text()[-4000:]}")
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [sys.executable, "-m", "ecampus.cli", "serve", "--port", str(port)]
+    health = f"http://127.0.0.1:{port}/healthz"
+    with liveserver.running(
+        command, env=env, cwd=folder, log_path=log, health_url=health
+    ) as process:
+        yield Served(port, process, log)
 
 
 def _response_head(sock: socket.socket) -> bytes:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,17 +23,11 @@ from ecampus.accounts import service as accounts
 from ecampus.accounts.models import Role
 from ecampus.accounts.schemas import RegisterIn
 from ecampus.db import make_engine
-from tests import factories
+from tests import factories, liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET
 
 MAX_EXAMPLES = 8
 CHECKS = [not_a_server_error, status_code_conformance]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +45,7 @@ def server(
     with Session(engine) as session:
         accounts.create_user(session, data=RegisterIn(**admin), role=Role.admin)
     engine.dispose()
-    port = _free_port()
+    port = liveserver.free_port()
     env = {
         **os.environ,
         "ECAMPUS_ENV": "test",
@@ -66,29 +57,12 @@ def server(
         # Generated sign-ins would soon be throttled (a documented 429) and hide what follows.
         "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ecampus.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            time.sleep(0.2)
+    command = [sys.executable, "-m", "ecampus.cli", "serve", "--port", str(port)]
+    with liveserver.running(
+        command, env=env, cwd=folder, log_path=folder / "server.log", health_url=f"{base}/healthz"
+    ):
         yield {"url": base, "email": admin["email"], "password": admin["password"]}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stderr.close()  # type: ignore[union-attr]
 
 
 def _token(base: str, email: str, password: str) -> dict[str, str]:
