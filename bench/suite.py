@@ -479,7 +479,8 @@ def run_configuration(
         bare_base = f"http://127.0.0.1:{bare_port}"
         wait_up(f"{bare_base}/", bare)
         status, _h, ceiling_body = call("GET", f"{bare_base}/")
-        assert len(ceiling_body) == len(body), (len(ceiling_body), len(body))
+        if len(ceiling_body) != len(body):
+            raise SystemExit(f"bench: the ceiling sends {len(ceiling_body)} bytes, not {len(body)}")
 
         app_requests = app_plan(lessons, tokens, courses)
         ceiling = ("ceiling", bare_base, [Request("GET", "/")])
