@@ -716,7 +716,7 @@ def main() -> None:
     runs = len(databases) * len(args.workers)
     per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
     print(
-        f"bench: {runs} configurations ({' and '.join(databases)}; "
+        f"bench: {runs} configuration{'s' if runs != 1 else ''} ({' and '.join(databases)}; "
         f"workers: {' and '.join(map(str, args.workers))}), "
         f"9 runs each, {args.warmup:g} s warm-up + {args.seconds:g} s: about "
         f"{runs * per_config / 60:.1f} minutes on a quiet machine. Load average now: "
