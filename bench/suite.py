@@ -713,6 +713,8 @@ def main() -> None:
             skipped.append(f"PostgreSQL at {args.postgres_url} is not reachable ({why}); "
                            "set --postgres-url or BENCH_POSTGRES_URL")  # fmt: skip
             print(f"bench: {skipped[-1]}", file=sys.stderr)
+    if not databases:
+        raise SystemExit("bench: nothing left to measure")
     runs = len(databases) * len(args.workers)
     per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
     print(
@@ -723,6 +725,9 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    if os.getloadavg()[0] >= BUSY_LOAD:
+        print(f"bench: warning: the machine is busy (load average {os.getloadavg()[0]:.1f}); "
+              "its figures will be noise", file=sys.stderr, flush=True)  # fmt: skip
     command = " ".join(["python", "bench/suite.py", *sys.argv[1:]])
     started = datetime.now(UTC)
     configs: list[Configuration] = []
