@@ -87,6 +87,10 @@ bench: install ## benchmark against the framework's ceiling, SQLite and PostgreS
 	@command -v wrk >/dev/null || { echo "make bench needs wrk, which is not installed: sudo apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
+.PHONY: soak
+soak: install ## 200 simulated learners (locust) for 5 minutes, kill -9 mid-run; nothing acknowledged may be lost (SOAK_ARGS=--no-kill ...)
+	$(BIN)/python bench/soak.py --learners 200 --seconds 300 --kill $(SOAK_ARGS)
+
 .PHONY: clean
 clean: ## remove the virtualenv, caches and the development database
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache ecampus.db ecampus.db-wal ecampus.db-shm

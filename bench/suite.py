@@ -479,7 +479,8 @@ def run_configuration(
         bare_base = f"http://127.0.0.1:{bare_port}"
         wait_up(f"{bare_base}/", bare)
         status, _h, ceiling_body = call("GET", f"{bare_base}/")
-        assert len(ceiling_body) == len(body), (len(ceiling_body), len(body))
+        if len(ceiling_body) != len(body):
+            raise SystemExit(f"bench: the ceiling sends {len(ceiling_body)} bytes, not {len(body)}")
 
         app_requests = app_plan(lessons, tokens, courses)
         ceiling = ("ceiling", bare_base, [Request("GET", "/")])
@@ -712,16 +713,21 @@ def main() -> None:
             skipped.append(f"PostgreSQL at {args.postgres_url} is not reachable ({why}); "
                            "set --postgres-url or BENCH_POSTGRES_URL")  # fmt: skip
             print(f"bench: {skipped[-1]}", file=sys.stderr)
+    if not databases:
+        raise SystemExit("bench: nothing left to measure")
     runs = len(databases) * len(args.workers)
     per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
     print(
-        f"bench: {runs} configurations ({' and '.join(databases)}; "
+        f"bench: {runs} configuration{'s' if runs != 1 else ''} ({' and '.join(databases)}; "
         f"workers: {' and '.join(map(str, args.workers))}), "
         f"9 runs each, {args.warmup:g} s warm-up + {args.seconds:g} s: about "
         f"{runs * per_config / 60:.1f} minutes on a quiet machine. Load average now: "
         f"{os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    if os.getloadavg()[0] >= BUSY_LOAD:
+        print(f"bench: warning: the machine is busy (load average {os.getloadavg()[0]:.1f}); "
+              "its figures will be noise", file=sys.stderr, flush=True)  # fmt: skip
     command = " ".join(["python", "bench/suite.py", *sys.argv[1:]])
     started = datetime.now(UTC)
     configs: list[Configuration] = []
