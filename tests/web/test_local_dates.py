@@ -81,12 +81,19 @@ def test_a_late_evening_completion_keeps_its_local_day(client: TestClient) -> No
     assert datetime.fromisoformat(verified["issued_at"]) == LATE_EVENING
     assert verified["issued_at"].endswith("+00:00")
 
+    login(client, learner["email"], learner["password"])
+    mine = client.get("/me").text
+    assert "Completado el 14 de marzo de 2025" in mine
+    assert "Emitido el 14 de marzo de 2025" in mine
+    assert "Issued on March 14, 2025" in client.get("/me", params={"lang": "en"}).text
+
     coordinator = factories.profile()
     headers = factories.staff(client, Role.coordinator, **coordinator)
     login(client, coordinator["email"], coordinator["password"])
     found = client.get("/coordinator/certificates", params={"code": code})
     assert found.status_code == 200
     assert "14 de marzo de 2025" in found.text
+    assert "15 de marzo" not in found.text
 
     def emails(**params: str) -> set[str]:
         response = client.get(
@@ -109,6 +116,7 @@ def test_a_late_evening_completion_keeps_its_local_day(client: TestClient) -> No
                                                   "date_field": "completed_at"})  # fmt: skip
     assert dashboard.status_code == 200
     assert learner["email"] in dashboard.text
+    assert "14 mar 2025" in dashboard.text  # the completion day in the enrolments table
     next_day = client.get("/coordinator", params={"since": "2025-03-15", "until": "2025-03-15",
                                                  "date_field": "completed_at"})  # fmt: skip
     assert learner["email"] not in next_day.text

@@ -84,9 +84,11 @@ def _date(value: datetime | date | None, fmt: str = "medium", *, zone: tzinfo = 
     return format_date(value, format=fmt, locale=locale)
 
 
-def _day(value: datetime | date | None, fmt: str = "long", *, zone: tzinfo = UTC) -> str:
-    if value is None:
+def _day(value: datetime | date | str | None, fmt: str = "long", *, zone: tzinfo = UTC) -> str:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):  # ISO 8601, as the API's models carry instants
+        value = datetime.fromisoformat(value)
     day = local_day(value, zone) if isinstance(value, datetime) else value
     return format_date(day, format=fmt, locale=i18n.locale(current_language.get()))
 
