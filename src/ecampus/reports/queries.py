@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
+from ecampus.courses.catalog import Catalogue
 from ecampus.learning.models import Cohort, Enrollment
 from ecampus.localtime import day_bounds
 from ecampus.settings import get_settings
@@ -136,6 +137,20 @@ def completions(
             "certificate": row[12],
             "course_group": (groups or {}).get(row[5], row[5]),
         }
+
+
+def report_rows(
+    session: Session, filters: Filters, catalogue: Catalogue
+) -> Iterator[dict[str, Any]]:
+    """Report rows labelled with the current course titles and translation groups (the
+    API and the coordinator pages read the same rows)."""
+    courses = catalogue.courses.values()
+    return completions(
+        session,
+        filters=filters,
+        titles={c.id: c.title for c in courses},
+        groups={c.id: catalogue.group_key(c.id) for c in courses},
+    )
 
 
 def summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from ecampus.web.deps import (
     token_claims,
 )
 from ecampus.web.pages import page_language
-from ecampus.web.routes.api_auth import issue_token
 from ecampus.web.templating import gettext as _
 from ecampus.web.throttle import PageSignIn, charge_address
 
@@ -53,9 +52,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def login_response(session: Session, settings: Settings, user: User, target: str) -> Response:
     """Start a session for `user` and send its cookie (blocking: it writes the session)."""
-    token = issue_token(session, settings, user)
+    token, lifetime = session_cookie.issue(session, settings, user)
     response = RedirectResponse(target, status_code=303)
-    session_cookie.set_cookie(response, settings, token.access_token, token.expires_in)
+    session_cookie.set_cookie(response, settings, token, lifetime)
     response.set_cookie(LANG_COOKIE, user.language, max_age=60 * 60 * 24 * 365, samesite="lax")
     return response
 

@@ -16,7 +16,7 @@ from ecampus.accounts.models import InstitutionType
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
-from ecampus.reports.queries import summary
+from ecampus.reports.queries import report_rows, summary
 from ecampus.web.deps import (
     CatalogueDep,
     CoordinatorPage,
@@ -24,8 +24,8 @@ from ecampus.web.deps import (
     SessionDep,
     TemplatesDep,
 )
+from ecampus.web.filters import FiltersDep
 from ecampus.web.pages import page_language
-from ecampus.web.routes.api_reports import FiltersDep, report_rows
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
 

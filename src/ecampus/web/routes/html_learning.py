@@ -18,6 +18,7 @@ from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
+from ecampus.progression.mine import my_courses
 from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
@@ -35,7 +36,6 @@ from ecampus.web.deps import (
     visible_course,
 )
 from ecampus.web.pages import error_page, page_language
-from ecampus.web.routes.api_me import my_courses
 from ecampus.web.templating import Templates
 from ecampus.web.templating import gettext as _
 
