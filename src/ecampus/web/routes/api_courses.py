@@ -10,14 +10,14 @@ from sqlmodel import Session
 
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
-from ecampus.courses.content import CourseContent, ItemContent, QuizContent
+from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
 from ecampus.progression import completion
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
-from ecampus.web import views
+from ecampus.web import items, views
 from ecampus.web.deps import ApiCsrf, ApiUser, CatalogueDep, MaybeUser, SessionDep, visible_course
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
@@ -73,17 +73,6 @@ def certificate_code(session: Session, user_id: int, course: CourseContent) -> s
     return current.code if current else None
 
 
-def find_item(course: CourseContent, item_id: str) -> ItemContent:
-    item = course.items.get(item_id)
-    if item is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Item '{item_id}' not found in this course")
-    return item
-
-
-def not_enrolled() -> HTTPException:
-    return HTTPException(status.HTTP_403_FORBIDDEN, "Enrol in this course first")
-
-
 @router.get("/courses", response_model=list[CourseSummaryOut])
 def list_courses(catalogue: CatalogueDep) -> list[dict[str, Any]]:
     """Published courses."""
@@ -125,7 +114,7 @@ def get_progress(
     course = visible_course(course_id, request, catalogue, principal)
     state = learning.course_state(session, user_id=principal.user_id, course=course)
     if not state.enrolled:
-        raise not_enrolled()
+        raise items.not_enrolled()
     return progress_out(course, state, certificate_code(session, principal.user_id, course))
 
 
@@ -140,10 +129,10 @@ def get_item(
 ) -> dict[str, Any]:
     """A lesson's rendered html, or a quiz's questions without answers or explanations."""
     course = visible_course(course_id, request, catalogue, principal)
-    item = find_item(course, item_id)
+    item = items.course_item(course, item_id)
     state = learning.course_state(session, user_id=principal.user_id, course=course)
     if not state.enrolled:
-        raise not_enrolled()
+        raise items.not_enrolled()
     detail = views.item_detail(course, item)
     if isinstance(item, QuizContent):
         used = quizzes.attempts_used(
@@ -183,17 +172,13 @@ def complete_item(
 ) -> ProgressOut:
     """Mark a lesson as done; returns the course progress."""
     course = visible_course(course_id, request, catalogue, principal)
-    item = find_item(course, item_id)
-    if isinstance(item, QuizContent):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "A quiz is completed by passing it: POST an attempt"
-        )
+    item = items.lesson(course, item_id)
     try:
         state, certificate = completion.complete_lesson(
             session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
         )
     except learning.NotEnrolled:
-        raise not_enrolled() from None
+        raise items.not_enrolled() from None
     except Contention as exc:
         raise busy(exc, "The server is busy: nothing was saved. Try again in a moment.") from None
     return progress_out(course, state, certificate.code if certificate else None)
@@ -248,9 +233,7 @@ def submit_attempt(
     """Grade a quiz attempt on the server. 409 once `max_attempts` is used up; 503 with
     `Retry-After` when the database stays busy (the attempt was not counted)."""
     course = visible_course(course_id, request, catalogue, principal)
-    item = find_item(course, item_id)
-    if not isinstance(item, QuizContent):
-        raise HTTPException(status.HTTP_409_CONFLICT, "This item is a lesson, not a quiz")
+    item = items.quiz(course, item_id)
     try:
         outcome, certificate = completion.submit_attempt(
             session,
@@ -261,7 +244,7 @@ def submit_attempt(
             catalogue=catalogue,
         )
     except learning.NotEnrolled:
-        raise not_enrolled() from None
+        raise items.not_enrolled() from None
     except quizzes.NoAttemptsLeft:
         raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
     except Contention as exc:

@@ -23,6 +23,7 @@ from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
 from ecampus.quizzes.blocking import blocking_quiz
+from ecampus.web import items
 from ecampus.web.deps import (
     CatalogueDep,
     FormCsrf,
@@ -179,9 +180,7 @@ def _item_context(
     state: learning.CourseState | None = None,
 ) -> dict[str, Any]:
     """Everything an item page shows; all of its database work happens here."""
-    item = course.items.get(item_id)
-    if item is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
+    item = items.course_item(course, item_id, page=True)
     if state is None:
         state = learning.course_state(db, user_id=principal.user_id, course=course)
     previous, following = course.neighbours(item.id)
@@ -209,8 +208,7 @@ def _load_item(
     """The page's database work: the session check (live, active, role) and the learner's
     state in one query (a quiz adds its attempt count). None when the session is over."""
     app = request.app.state
-    if item_id not in course.items:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
+    items.course_item(course, item_id, page=True)  # 404 before any database work
     # Autocommit: a read needs no BEGIN and ROLLBACK, which on PostgreSQL are round trips.
     with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         account, state = learning.page_state(
@@ -239,7 +237,7 @@ async def item_page(course_id: str, item_id: str, request: Request, claims: Page
     if context is None:
         raise LoginRequired
     if not context["state"].enrolled:
-        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+        return items.enrol_first(course)
     item, progress = context["item"], context["state"].progress
     if item.type == "quiz":
         return templates.render(request, "learning/quiz.html", context, block="main")
@@ -259,15 +257,13 @@ def complete(
     session: SessionDep,
 ) -> Response:
     course = visible_course(course_id, request, catalogue, principal)
-    item = course.items.get(item_id)
-    if item is None or item.type != "lesson":
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This lesson does not exist."))
+    item = items.lesson(course, item_id, page=True)
     try:
         state, _certificate = completion.complete_lesson(
             session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
         )
     except learning.NotEnrolled:
-        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+        return items.enrol_first(course)
     except Contention as exc:
         busy = error_page(request, status.HTTP_503_SERVICE_UNAVAILABLE, "")
         busy.headers["Retry-After"] = str(exc.retry_after)
@@ -301,9 +297,7 @@ async def attempt(
     templates: TemplatesDep,
 ) -> Response:
     course = visible_course(course_id, request, catalogue, principal)
-    item = course.items.get(item_id)
-    if not isinstance(item, QuizContent):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, _("This quiz does not exist."))
+    item = items.quiz(course, item_id, page=True)
     form = await request.form()
     answers = answers_from_form(item, form)
     return await run_in_threadpool(
@@ -336,7 +330,7 @@ def _grade_and_render(
             catalogue=catalogue,
         )
     except learning.NotEnrolled:
-        return RedirectResponse(f"/courses/{course.id}", status_code=303)
+        return items.enrol_first(course)
     except quizzes.NoAttemptsLeft:
         error = _("You have used all the attempts for this quiz.")
         status_code = 409
