@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
-from ecampus.db import DatabaseBusy, make_engine, make_gate
+from ecampus.db import ConnectionGate, DatabaseBusy, make_engine, make_gate
 from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
@@ -138,6 +139,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_gate = make_gate(engine, timeout=settings.db_queue_seconds)
     # Sessions close in threads of their own, never queued behind requests (see deps).
     app.state.db_closer = anyio.CapacityLimiter(app.state.db_gate.capacity)
+    # Password checks (argon2: a core and 64 MB each) run a few at a time, holding no
+    # database slot, so a room signing in at once cannot starve everyone else's requests.
+    app.state.password_gate = ConnectionGate(
+        max(2, os.cpu_count() or 2), timeout=settings.db_queue_seconds
+    )
     app.state.limiter = limiter
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets, zone=settings.zone)

@@ -39,10 +39,10 @@ class Served:
         return liveserver.log_tail(self.log_path)
 
 
-def make_learners(database_url: str, count: int) -> list[str]:
+def make_learners(database_url: str, count: int, *, prefix: str = "load") -> list[str]:
     """Learner accounts sharing one password hash (hashing each would take seconds)."""
     engine = make_engine(database_url)
-    emails = [f"load{n}@example.org" for n in range(count)]
+    emails = [f"{prefix}{n}@example.org" for n in range(count)]
     password_hash = passwords.hash_password(PASSWORD)
     try:
         with Session(engine) as session:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from tests.load.conftest import PASSWORD, Served
+from tests.load.conftest import PASSWORD, Served, make_learners
 
 CONCURRENT = 400
 CLIENT_TIMEOUT = 60.0  # far above the server's 10 s admission limit: a hang fails the test
@@ -114,10 +114,13 @@ def test_lesson_pages(served: Served, tokens: list[str]) -> None:
 
 
 def test_logins(served: Served) -> None:
+    """A room of 400 people signing in at once, each to their own account (one account's
+    sign-ins are limited per account: tests/web/test_throttling.py)."""
+    emails = make_learners(served.database_url, CONCURRENT, prefix="room")
+
     async def send(client: httpx.AsyncClient, n: int) -> httpx.Response:
-        email = served.learners[n % len(served.learners)]
         return await client.post(
-            "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
+            "/api/v1/auth/token", data={"username": emails[n], "password": PASSWORD}
         )
 
     outcomes, elapsed = asyncio.run(_fire(served, send))

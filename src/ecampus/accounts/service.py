@@ -64,13 +64,24 @@ def create_user(session: Session, *, data: RegisterIn, role: Role = Role.learner
 
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    user = find_for_sign_in(session, email=email)
+    return user if password_matches(user, password) else None
+
+
+def find_for_sign_in(session: Session, *, email: str) -> User | None:
+    """The active account that may sign in with this email, read in a transaction that ends
+    here, so the slow password check that follows holds no database connection."""
     user = get_by_email(session, email)
+    session.commit()  # ends the read; the session keeps the loaded account (no expiry)
+    return user if user is not None and user.is_active else None
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """The slow part of a sign-in (argon2). Unknown accounts take the same time."""
     if user is None:
         passwords.burn_time(password)
-        return None
-    if not user.is_active or not passwords.verify_password(password, user.password_hash):
-        return None
-    return user
+        return False
+    return passwords.verify_password(password, user.password_hash)
 
 
 def set_role(session: Session, *, email: str, role: Role) -> User | None:

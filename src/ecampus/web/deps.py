@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
@@ -13,7 +13,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ecampus.accounts import service as accounts_service
 from ecampus.accounts import sessions, tokens
+from ecampus.accounts.models import User
 from ecampus.accounts.sessions import Account
 from ecampus.accounts.tokens import Claims, Principal
 from ecampus.courses.catalog import Catalogue
@@ -27,6 +29,7 @@ from ecampus.web.templating import Templates
 CSRF_COOKIE = "ecampus_csrf"
 LANG_COOKIE = "ecampus_lang"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+T = TypeVar("T")
 
 
 class LoginRequired(Exception):
@@ -83,6 +86,27 @@ async def get_session(
             yield session
         finally:
             await anyio.to_thread.run_sync(session.close, limiter=state.db_closer)
+
+
+async def in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """`work(session)` in a worker thread with a session of its own, admitted through the
+    connection gate, for async routes that touch the database between slow steps."""
+    state = request.app.state
+
+    def run() -> T:
+        with Session(state.engine, expire_on_commit=False) as session:
+            return work(session)
+
+    async with state.db_gate.slot():
+        return await run_in_threadpool(run)
+
+
+async def check_password(request: Request, user: User | None, password: str) -> bool:
+    """The argon2 check, in a worker thread but holding no database connection or slot:
+    at most `password_gate.capacity` at once (each takes a core and 64 MB for ~50 ms), the
+    others waiting on the event loop, or a 503 past the queue's time limit."""
+    async with request.app.state.password_gate.slot():
+        return await run_in_threadpool(accounts_service.password_matches, user, password)
 
 
 def bearer_token(request: Request) -> tuple[str | None, bool]:

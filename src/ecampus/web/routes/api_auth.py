@@ -15,7 +15,14 @@ from ecampus.accounts.models import User
 from ecampus.accounts.schemas import RegisterIn, TokenOut, UserOut
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
-from ecampus.web.deps import ApiCsrf, ApiUser, SessionDep, SettingsDep
+from ecampus.web.deps import (
+    ApiCsrf,
+    ApiUser,
+    SessionDep,
+    SettingsDep,
+    check_password,
+    in_session,
+)
 from ecampus.web.throttle import (
     MAX_EMAIL_LENGTH,
     THROTTLED,
@@ -57,26 +64,30 @@ def register(data: RegisterIn, session: SessionDep, request: Request) -> UserOut
     response_model=TokenOut,
     responses={**THROTTLED, 401: {"description": "Incorrect email or password"}},
 )
-def token(
+async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     signin: ApiSignIn,
 ) -> TokenOut:
-    """OAuth2 password flow: `username` is the email."""
+    """OAuth2 password flow: `username` is the email. The account is read, the password
+    checked with no database connection held, then the session written: three short steps."""
     signin.raise_if_refused()
     user = None
     if len(form.username) <= MAX_EMAIL_LENGTH:  # no account's is longer: never parse megabytes
-        user = accounts.authenticate(session, email=form.username, password=form.password)
-    if user is None:
-        signin.failed_from_thread()
+        user = await in_session(
+            request, lambda db: accounts.find_for_sign_in(db, email=form.username)
+        )
+    if not await check_password(request, user, form.password) or user is None:
+        await signin.failed()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    signin.succeeded_from_thread()
-    return issue_token(session, settings, user)
+    await signin.succeeded()
+    signed_in = user
+    return await in_session(request, lambda db: issue_token(db, settings, signed_in))
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[ApiCsrf])

@@ -27,6 +27,8 @@ from ecampus.web.deps import (
     SessionDep,
     SettingsDep,
     TemplatesDep,
+    check_password,
+    in_session,
     token_claims,
 )
 from ecampus.web.pages import page_language
@@ -75,9 +77,8 @@ def login_page(request: Request, templates: TemplatesDep, next: str = "/") -> HT
 
 
 @router.post("/login", dependencies=[FormCsrf])
-def login(
+async def login(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     signin: PageSignIn,
@@ -85,6 +86,8 @@ def login(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    """The account is read, the password checked with no database connection held, then the
+    session written (see the API's token route)."""
     if signin.refused is not None:
         return templates.render(
             request,
@@ -93,18 +96,22 @@ def login(
             status_code=signin.refused.status_code,
             headers=dict(signin.refused.headers or {}),
         )
-    user = accounts.authenticate(session, email=email, password=password) if email else None
-    if user is None:
+    user = None
+    if email:
+        user = await in_session(request, lambda db: accounts.find_for_sign_in(db, email=email))
+    if not email or not await check_password(request, user, password) or user is None:
         if email:
-            signin.failed_from_thread()
+            await signin.failed()
         return templates.render(
             request,
             "accounts/login.html",
             {"next": safe_next(next), "error": _("Incorrect email or password."), "email": email},
             status_code=400,
         )
-    response = login_response(session, settings, user, safe_next(next))
-    signin.succeeded_from_thread(response)
+    signed_in = user
+    target = safe_next(next)
+    response = await in_session(request, lambda db: login_response(db, settings, signed_in, target))
+    await signin.succeeded(response)
     return response
 
 
