@@ -16,6 +16,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from tests import aio
 from tests.load.conftest import PASSWORD, Served, make_learners
 
 CONCURRENT = 400
@@ -84,7 +85,7 @@ def tokens(served: Served) -> list[str]:
                 assert response.status_code == 200, response.text
             return tokens
 
-    return asyncio.run(prepare())
+    return aio.run(prepare())
 
 
 def _bearer(tokens: list[str], n: int) -> dict[str, str]:
@@ -96,7 +97,7 @@ def test_json_reads(served: Served, tokens: list[str]) -> None:
         path = "/api/v1/me" if n % 2 else f"/api/v1/courses/{COURSE}/items/leccion-1"
         return await client.get(path, headers=_bearer(tokens, n))
 
-    outcomes, elapsed = asyncio.run(_fire(served, send))
+    outcomes, elapsed = aio.run(_fire(served, send))
     _check(outcomes, elapsed, ok={200})
 
 
@@ -108,7 +109,7 @@ def test_lesson_pages(served: Served, tokens: list[str]) -> None:
             headers={"cookie": f"ecampus_session={token}"},
         )
 
-    outcomes, elapsed = asyncio.run(_fire(served, send))
+    outcomes, elapsed = aio.run(_fire(served, send))
     statuses = _check(outcomes, elapsed, ok={200})
     assert statuses[200] > 0
 
@@ -123,7 +124,7 @@ def test_logins(served: Served) -> None:
             "/api/v1/auth/token", data={"username": emails[n], "password": PASSWORD}
         )
 
-    outcomes, elapsed = asyncio.run(_fire(served, send))
+    outcomes, elapsed = aio.run(_fire(served, send))
     _check(outcomes, elapsed, ok={200})
 
 
@@ -135,7 +136,7 @@ def test_enrolments_and_lesson_completions(served: Served, tokens: list[str]) ->
             f"/api/v1/courses/{COURSE}/items/leccion-1/complete", headers=_bearer(tokens, n)
         )
 
-    outcomes, elapsed = asyncio.run(_fire(served, send))
+    outcomes, elapsed = aio.run(_fire(served, send))
     _check(outcomes, elapsed, ok={200})
 
 
@@ -149,7 +150,7 @@ def test_quiz_attempts_keep_their_limit(served: Served, tokens: list[str]) -> No
             headers=_bearer(tokens, n),
         )
 
-    outcomes, elapsed = asyncio.run(_fire(served, send))
+    outcomes, elapsed = aio.run(_fire(served, send))
     statuses = _check(outcomes, elapsed, ok={200, 201, 409})
     accepted = collections.Counter(
         n % len(tokens)

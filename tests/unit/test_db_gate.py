@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from ecampus.db import ConnectionGate, DatabaseBusy, make_engine, make_gate, pool_capacity
+from tests import aio
 
 
 def test_a_free_slot_is_taken_without_waiting() -> None:
@@ -16,7 +17,7 @@ def test_a_free_slot_is_taken_without_waiting() -> None:
         async with gate.slot():
             return gate.in_use
 
-    assert asyncio.run(scenario()) == 1
+    assert aio.run(scenario()) == 1
 
 
 def test_a_full_gate_times_out_with_database_busy() -> None:
@@ -29,7 +30,7 @@ def test_a_full_gate_times_out_with_database_busy() -> None:
         async with gate.slot():  # the slot came back
             assert gate.in_use == 1
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_waiters_are_admitted_in_turn() -> None:
@@ -47,7 +48,7 @@ def test_waiters_are_admitted_in_turn() -> None:
         assert gate.in_use == 0
         return most
 
-    assert asyncio.run(scenario()) == 2
+    assert aio.run(scenario()) == 2
 
 
 def test_too_many_waiters_are_refused_at_once() -> None:
@@ -60,7 +61,7 @@ def test_too_many_waiters_are_refused_at_once() -> None:
                 await gate.acquire()
             waiter.cancel()
 
-    asyncio.run(scenario())
+    aio.run(scenario())
 
 
 def test_the_gate_leaves_connections_for_background_work(tmp_path) -> None:  # type: ignore[no-untyped-def]

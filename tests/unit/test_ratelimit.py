@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import time
@@ -11,6 +10,7 @@ import pytest
 from limits import parse
 
 from ecampus.ratelimit import RateLimiter
+from tests import aio
 
 LIMIT = parse("3 per minute")
 
@@ -37,7 +37,7 @@ def test_a_redis_that_hangs_costs_one_time_out_then_nothing(
             return first_took, rest_took, [first, *rest]
 
         with caplog.at_level(logging.ERROR, logger="ecampus.ratelimit"):
-            first_took, rest_took, allowed = asyncio.run(run())
+            first_took, rest_took, allowed = aio.run(run())
     # Let through (passwords are still checked), logged once, and only the first waited.
     assert allowed == [True] * 21
     assert caplog.text.count("rate-limit storage unavailable") == 1
@@ -57,4 +57,4 @@ def test_memory_limits_count_and_clear() -> None:
         await limiter.close()
         return answers
 
-    assert asyncio.run(run()) == [True, True, True, False, True, True]
+    assert aio.run(run()) == [True, True, True, False, True, True]
