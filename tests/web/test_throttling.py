@@ -370,3 +370,20 @@ def test_a_bad_rate_limit_url_is_refused_at_start() -> None:
         ratelimit.RateLimiter("redis://")
     assert ratelimit.RateLimiter("").kind == "memory"
     assert ratelimit.RateLimiter("rediss://cache.internal:6380/2").kind == "redis"
+
+
+def test_wrong_current_passwords_at_a_password_change_are_throttled(client: TestClient) -> None:
+    """A stolen session cannot be used to guess the account's password through the
+    password-change form: wrong current passwords count as failed sign-ins."""
+    data, headers = factories.learner(client)
+    change = {"current_password": "not it at all", "new_password": "a new passphrase"}
+    for _ in range(10):
+        response = client.post("/api/v1/me/password", json=change, headers=headers)
+        assert response.status_code == 400, response.text
+    refused = client.post(
+        "/api/v1/me/password",
+        json={**change, "current_password": data["password"]},  # even the right one now
+        headers=headers,
+    )
+    assert_throttled(refused)
+    assert client.get("/api/v1/me", headers=headers).status_code == 200

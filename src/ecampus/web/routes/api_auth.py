@@ -28,6 +28,7 @@ from ecampus.web.throttle import (
     THROTTLED,
     ApiSignIn,
     charge_address_from_thread,
+    start_sign_in,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -122,20 +123,29 @@ class PasswordChangeIn(BaseModel):
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[ApiCsrf],
-    responses={400: {"description": "The current password is not correct"}},
+    responses={**THROTTLED, 400: {"description": "The current password is not correct"}},
 )
-def change_password(body: PasswordChangeIn, principal: ApiUser, session: SessionDep) -> Response:
-    """A new password: the account's other sessions are signed out, this one carries on."""
-    user = session.get(User, principal.user_id)
-    if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Account no longer exists")
-    changed = sessions.change_password(
-        session,
-        user=user,
-        current=body.current_password,
-        new=body.new_password,
-        keep=principal.token_id,
-    )
-    if not changed:
+async def change_password(body: PasswordChangeIn, principal: ApiUser, request: Request) -> Response:
+    """A new password: the account's other sessions are signed out, this one carries on.
+    Wrong current passwords count as failed sign-ins of the account (429 past the limit),
+    so a stolen session cannot be used to guess the password."""
+    attempt = await start_sign_in(request, principal.email)
+    attempt.raise_if_refused()
+
+    def change(db: Session) -> bool:
+        user = db.get(User, principal.user_id)
+        if user is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Account no longer exists")
+        return sessions.change_password(
+            db,
+            user=user,
+            current=body.current_password,
+            new=body.new_password,
+            keep=principal.token_id,
+        )
+
+    if not await in_session(request, change):
+        await attempt.failed()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The current password is not correct")
+    await attempt.succeeded()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
