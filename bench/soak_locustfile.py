@@ -31,6 +31,7 @@ from locust import FastHttpUser, between, task
 
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.courses.loader import load_course
+from ecampus.quizzes import grading
 
 PASSWORD = os.environ.get("SOAK_PASSWORD", "soak-password-2026")
 WAIT_MIN, WAIT_MAX = (float(x) for x in os.environ.get("SOAK_WAIT", "1,3").split(","))
@@ -39,19 +40,6 @@ WAIT_MIN, WAIT_MAX = (float(x) for x in os.environ.get("SOAK_WAIT", "1,3").split
 BUSY_TRIES = 10
 DOWN_TRIES = 90
 DOWN_PAUSE = 1.0
-
-
-def _answers(quiz: QuizContent) -> dict[str, Any]:
-    """The correct answers, as the JSON API takes them (the author's key)."""
-    key: dict[str, Any] = {}
-    for question in quiz.questions:
-        value = question.answer
-        if question.type == "text":
-            value = value[0] if isinstance(value, (list, tuple)) else value
-        elif question.type == "multiple":
-            value = list(value)
-        key[question.id] = value
-    return key
 
 
 def _load_courses(folder: Path) -> dict[str, CourseContent]:
@@ -67,7 +55,7 @@ def _load_courses(folder: Path) -> dict[str, CourseContent]:
 
 COURSES = _load_courses(Path(os.environ.get("SOAK_COURSES_DIR", "courses")))
 KEYS = {
-    (course.id, item_id): _answers(item)
+    (course.id, item_id): grading.answer_key(item)
     for course in COURSES.values()
     for item_id, item in course.items.items()
     if isinstance(item, QuizContent)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from ecampus.accounts import service as accounts
 from ecampus.accounts.models import Role
 from ecampus.accounts.schemas import RegisterIn
+from ecampus.quizzes import grading
 
 _counter = itertools.count(1)
 
@@ -59,11 +60,7 @@ def staff(client: TestClient, role: Role, **overrides: Any) -> dict[str, str]:
 def answer_key(client: TestClient, course_id: str, quiz_id: str) -> dict[str, Any]:
     """The correct answers, read from the loaded course as an author would know them."""
     quiz = client.app.state.catalogue.get(course_id).items[quiz_id]  # type: ignore[attr-defined]
-    key: dict[str, Any] = {}
-    for question in quiz.questions:
-        value = question.answer
-        key[question.id] = value[0] if question.type == "text" else value
-    return key
+    return grading.answer_key(quiz)
 
 
 def wrong_answers(client: TestClient, course_id: str, quiz_id: str) -> dict[str, Any]:

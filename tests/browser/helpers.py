@@ -19,6 +19,7 @@ from typing import Any
 
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.courses.loader import load_course
+from ecampus.quizzes import grading
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSES_DIR = ROOT / "courses"
@@ -49,15 +50,7 @@ def number_text(value: float) -> str:
 
 def correct_answers(quiz_content: QuizContent) -> dict[str, Any]:
     """The answers as the JSON API takes them."""
-    key: dict[str, Any] = {}
-    for question in quiz_content.questions:
-        value = question.answer
-        if question.type == "text":
-            value = value[0] if isinstance(value, (list, tuple)) else value
-        elif question.type == "multiple":
-            value = list(value)
-        key[question.id] = value
-    return key
+    return grading.answer_key(quiz_content)
 
 
 def wrong_answers(quiz_content: QuizContent) -> dict[str, Any]:

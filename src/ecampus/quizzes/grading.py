@@ -156,3 +156,13 @@ def correct_answer(question: AnyQuestion) -> Any:
     if isinstance(question, schema.TextQuestion):
         return question.answer[0]
     return question.answer
+
+
+def answer_key(quiz: QuizContent) -> dict[str, Any]:
+    """Every question's expected answer, as the API takes answers (the author's key)."""
+    return {
+        question.id: (
+            list(answer) if isinstance(answer := correct_answer(question), tuple) else answer
+        )
+        for question in quiz.questions
+    }

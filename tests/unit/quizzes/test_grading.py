@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ecampus.courses import schema
 from ecampus.courses.content import QuizContent
-from ecampus.quizzes.grading import AnswerError, grade, normalise_text
+from ecampus.courses.loader import load_course
+from ecampus.quizzes.grading import AnswerError, answer_key, grade, normalise_text
 
 QUESTIONS = {
     "single": schema.SingleQuestion(
@@ -115,3 +117,20 @@ def test_points_weight_the_score() -> None:
 
 def test_normalise_text() -> None:
     assert normalise_text("  Ñandú  Águila ") == "nandu aguila"
+
+
+def test_every_bundled_quiz_scores_100_with_its_answer_key() -> None:
+    """The author's key, as the API takes answers, passes every bundled quiz in full (a quiz
+    whose key does not is mis-authored: a learner could never reach 100)."""
+    courses = Path(__file__).resolve().parents[3] / "courses"
+    quizzes = 0
+    for course_file in sorted(courses.glob("*/course.yaml")):
+        content, _problems = load_course(course_file.parent, render=False)
+        assert content is not None, course_file
+        for item in content.items.values():
+            if isinstance(item, QuizContent):
+                quizzes += 1
+                result = grade(item, answer_key(item))
+                assert result.score == 100, (content.id, item.id)
+                assert result.passed
+    assert quizzes >= 10

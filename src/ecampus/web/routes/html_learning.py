@@ -361,9 +361,7 @@ def _grade_and_render(
             "certificate": certificate,
             "results": {r.question_id: r for r in outcome.grade.results} if outcome else {},
             "correct_answers": (
-                {q.id: grading.correct_answer(q) for q in quiz.questions}
-                if outcome and outcome.reveal_answers
-                else {}
+                grading.answer_key(quiz) if outcome and outcome.reveal_answers else {}
             ),
         }
     )
