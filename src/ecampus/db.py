@@ -13,9 +13,11 @@ from sqlmodel import SQLModel, create_engine
 
 # Every table module is imported here so that SQLModel.metadata is complete for Alembic.
 from ecampus.accounts import models as _accounts  # noqa: F401
+from ecampus.audit import models as _audit  # noqa: F401
 from ecampus.certificates import models as _certificates  # noqa: F401
 from ecampus.courses import models as _courses  # noqa: F401
 from ecampus.learning import models as _learning  # noqa: F401
+from ecampus.mail import models as _mail  # noqa: F401
 from ecampus.quizzes import models as _quizzes  # noqa: F401
 
 metadata = SQLModel.metadata

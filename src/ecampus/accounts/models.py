@@ -65,3 +65,26 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_now, sa_column=utc_column())
     expires_at: datetime = Field(sa_column=utc_column(index=True))
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class AccountToken(SQLModel, table=True):
+    """A one-time link: a password reset (60 minutes) or an invitation to set a first
+    password. Only the SHA-256 of the token is kept; using one ends every other."""
+
+    __tablename__ = "account_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    purpose: str = Field(max_length=20)  # reset | invitation
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_by_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
 from sqlmodel import Field, SQLModel
 
 from ecampus.dbtypes import utc_column
@@ -46,3 +47,62 @@ class Certificate(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=_now, sa_column=utc_column())
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     revoked_reason: str | None = Field(default=None, max_length=500)
+    # Reissued: the code that replaced this one (the old code then reads "superseded").
+    superseded_by: str | None = Field(default=None, max_length=20)
+    superseded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Frozen at issue: who issued it (issuer.yaml as resolved for the course or programme)
+    # and, for a diploma, the courses it counts ([{course_id, title, hours, code}]).
+    issuer: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    courses: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class CertificatePart(SQLModel, table=True):
+    """A course certificate a diploma counted: revoking it revokes the diploma."""
+
+    __tablename__ = "certificate_parts"
+
+    diploma_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("certificates.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    certificate_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("certificates.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+
+
+class CertificateFile(SQLModel, table=True):
+    """The PDF of an issued certificate, rendered once and kept; `revoked` says whether the
+    kept copy already carries the revocation mark."""
+
+    __tablename__ = "certificate_files"
+
+    certificate_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("certificates.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    rendered_at: datetime = Field(default_factory=_now, sa_column=utc_column())
+    revoked: bool = Field(default=False)
+
+
+class SigningKey(SQLModel, table=True):
+    """A credential signing key (ES256). The newest unretired key signs; retired keys stay
+    published in the JWKS so that what they signed keeps verifying."""
+
+    __tablename__ = "signing_keys"
+
+    kid: str = Field(primary_key=True, max_length=64)
+    algorithm: str = Field(default="ES256", max_length=10)
+    private_pem: str = Field(sa_column=Column(Text, nullable=False))
+    public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=_now, sa_column=utc_column())
+    retired_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

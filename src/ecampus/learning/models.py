@@ -25,6 +25,8 @@ class Cohort(SQLModel, table=True):
     code: str = Field(max_length=80, unique=True, index=True)
     name: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=_now, sa_column=_when())
+    # A closed cohort takes no new members; its records stay.
+    closed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
 
 
 class Enrollment(SQLModel, table=True):
@@ -47,8 +49,19 @@ class Enrollment(SQLModel, table=True):
     status: str = Field(default="not_started", max_length=20)
     score: float | None = Field(default=None)
     last_item_id: str | None = Field(default=None, max_length=80)
-    last_activity_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    last_activity_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
     completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    # A withdrawn enrolment (a mistake, a drop-out) is kept with who and when, but no
+    # longer counted; enrolling again clears it.
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
+    withdrawn_by_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
 
 
 class ItemProgress(SQLModel, table=True):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ecampus.dbtypes import utc_column
@@ -33,3 +33,23 @@ class Attempt(SQLModel, table=True):
     pass_mark: float
     content_version: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=_now, sa_column=utc_column())
+
+
+class AttemptGrant(SQLModel, table=True):
+    """Extra attempts at one quiz for one learner, granted by a coordinator."""
+
+    __tablename__ = "attempt_grants"
+    __table_args__ = (Index("ix_attempt_grants_learner_item", "user_id", "course_id", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    course_id: str = Field(max_length=80)
+    item_id: str = Field(max_length=80)
+    count: int
+    granted_by_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
+    granted_at: datetime = Field(default_factory=_now, sa_column=utc_column())
