@@ -20,6 +20,7 @@ _REPO_ROOT = PACKAGE_DIR.parent.parent
 
 DEV_SECRET_PLACEHOLDER = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev
 ENVIRONMENTS = ("development", "test", "production")
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class SettingsError(RuntimeError):
@@ -79,8 +80,18 @@ class Settings:
     # The institution's calendar (IANA name): the day printed on certificates and the day
     # boundaries of report filters. Stored times stay UTC.
     timezone: str = DEFAULT_TIMEZONE
+    # The name mail and pages sign with.
+    site_name: str = "ecampus"
+    # smtp://[user:password@]host:port, smtp+starttls://..., smtps://...; empty: mail waits.
+    smtp_url: str = ""
+    mail_from: str = ""  # default: no-reply@ the host of base_url
 
     def __post_init__(self) -> None:
+        if self.smtp_url and self.smtp_url.split("://", 1)[0].lower() not in SMTP_SCHEMES:
+            raise SettingsError(
+                "ECAMPUS_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://, "
+                f"not {self.smtp_url.split('://', 1)[0]!r}"
+            )
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(
                 f"ECAMPUS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}"
@@ -143,6 +154,9 @@ class Settings:
                 _number(env, "ECAMPUS_MAX_UPLOAD_BYTES", 20_000_000, minimum=1024)
             ),
             timezone=(env.get("ECAMPUS_TIMEZONE") or "").strip() or DEFAULT_TIMEZONE,
+            site_name=(env.get("ECAMPUS_SITE_NAME") or "").strip() or "ecampus",
+            smtp_url=(env.get("ECAMPUS_SMTP_URL") or "").strip(),
+            mail_from=(env.get("ECAMPUS_MAIL_FROM") or "").strip(),
         )
 
 

@@ -9,6 +9,9 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256
+# The password_hash of an account that has no password yet (invited, not yet in): no
+# password verifies against it; the invitation link sets the first one.
+NO_PASSWORD = ""
 
 
 @lru_cache(maxsize=1)
@@ -20,7 +23,14 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+def has_password(password_hash: str) -> bool:
+    return password_hash != NO_PASSWORD
+
+
 def verify_password(password: str, password_hash: str) -> bool:
+    if not has_password(password_hash):
+        burn_time(password)  # as long as a real check: no telling invited accounts apart
+        return False
     try:
         return _hasher().verify(password, password_hash)
     except Exception:
