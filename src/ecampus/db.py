@@ -16,6 +16,7 @@ from ecampus.accounts import models as _accounts  # noqa: F401
 from ecampus.audit import models as _audit  # noqa: F401
 from ecampus.certificates import models as _certificates  # noqa: F401
 from ecampus.courses import models as _courses  # noqa: F401
+from ecampus.dbfold import register_sqlite
 from ecampus.learning import models as _learning  # noqa: F401
 from ecampus.mail import models as _mail  # noqa: F401
 from ecampus.quizzes import models as _quizzes  # noqa: F401
@@ -32,6 +33,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # What PostgreSQL does with translate(): searches that ignore case and accents.
+    register_sqlite(dbapi_connection)
 
 
 # Pool sizes (measured on 2 cores, docs/operating.md "Connections"): a request that holds a
