@@ -21,6 +21,7 @@ from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import course_json_schema, programme_json_schema
 from ecampus.db import ConnectionGate, DatabaseBusy, make_engine, make_gate
+from ecampus.mail import sender as mail_sender
 from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
@@ -114,9 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.watch_courses
             else None
         )
+        mailer = mail_sender.start(engine, app.state.db_gate, settings)
         try:
             yield
         finally:
+            await mail_sender.stop(mailer)
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
