@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -15,6 +15,10 @@ from ecampus.learning.models import Cohort, Enrollment
 
 class CohortExists(ValueError):
     pass
+
+
+class CohortClosed(ValueError):
+    """The cohort is closed: it keeps its members and records but takes no new ones."""
 
 
 @dataclass
@@ -40,6 +44,12 @@ def by_code(session: Session, code: str) -> Cohort | None:
     return session.scalars(select(Cohort).where(Cohort.code == code)).first()  # type: ignore[arg-type]
 
 
+def require_open(cohort: Cohort) -> None:
+    """Raises CohortClosed for a closed cohort: call it before adding anyone to one."""
+    if cohort.closed_at is not None:
+        raise CohortClosed(cohort.code)
+
+
 def all_cohorts(session: Session) -> list[Cohort]:
     return list(session.scalars(select(Cohort).order_by(Cohort.code)))
 
@@ -48,20 +58,24 @@ def summaries(session: Session) -> list[dict[str, object]]:
     """Each cohort with how many enrolments it holds and how many are completed."""
     e = Enrollment.__table__  # type: ignore[attr-defined]
     c = Cohort.__table__  # type: ignore[attr-defined]
+    # Withdrawn enrolments are kept for the record but not counted.
+    counted = and_(e.c.cohort_id == c.c.id, e.c.withdrawn_at.is_(None))
     rows = session.execute(
-        select(c.c.code, c.c.name, func.count(e.c.id), func.count(e.c.completed_at))
-        .select_from(c.outerjoin(e, e.c.cohort_id == c.c.id))
-        .group_by(c.c.id, c.c.code, c.c.name)
+        select(c.c.code, c.c.name, c.c.closed_at, func.count(e.c.id), func.count(e.c.completed_at))
+        .select_from(c.outerjoin(e, counted))
+        .group_by(c.c.id, c.c.code, c.c.name, c.c.closed_at)
         .order_by(c.c.code)
     ).all()
     return [
-        {"code": code, "name": name, "enrolments": total, "completed": done}
-        for code, name, total, done in rows
+        {"code": code, "name": name, "closed_at": closed, "enrolments": total, "completed": done}
+        for code, name, closed, total, done in rows
     ]
 
 
 def enrol(session: Session, *, cohort: Cohort, course_id: str, emails: list[str]) -> BulkEnrolment:
-    """Enrol existing accounts into a course as members of a cohort."""
+    """Enrol existing accounts into a course as members of a cohort; CohortClosed when
+    the cohort is closed."""
+    require_open(cohort)
     outcome = BulkEnrolment()
     for email in dict.fromkeys(accounts.normalise_email(e) for e in emails if e.strip()):
         user = accounts.get_by_email(session, email)

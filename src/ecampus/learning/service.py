@@ -42,17 +42,23 @@ class CourseState:
 def enroll(
     session: Session, *, user_id: int, course_id: str, cohort_id: int | None = None
 ) -> tuple[Enrollment, bool]:
-    """Enrol a learner (idempotent); returns the enrolment and whether it is new."""
+    """Enrol a learner (idempotent); returns the enrolment and whether it is new. Enrolling
+    again after a withdrawal restores the enrolment, with the progress it had (new: True)."""
     existing = session.scalars(
         select(Enrollment).where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)  # type: ignore[arg-type]
     ).first()
     if existing is not None:
         enrollment = existing
-        if cohort_id is not None and enrollment.cohort_id != cohort_id:
-            enrollment.cohort_id = cohort_id
+        restored = enrollment.withdrawn_at is not None
+        moved = cohort_id is not None and enrollment.cohort_id != cohort_id
+        if restored or moved:
+            enrollment.withdrawn_at = None
+            enrollment.withdrawn_by_id = None
+            if cohort_id is not None:
+                enrollment.cohort_id = cohort_id
             session.add(enrollment)
             session.commit()
-        return enrollment, False
+        return enrollment, restored
     enrollment = Enrollment(user_id=user_id, course_id=course_id, cohort_id=cohort_id)
     session.add(enrollment)
     try:
@@ -95,6 +101,8 @@ _STATE_QUERY = (
     .where(
         _enrollments.c.user_id == bindparam("user_id"),
         _enrollments.c.course_id == bindparam("course_id"),
+        # A withdrawn enrolment is kept for the record, but to its learner it is gone.
+        _enrollments.c.withdrawn_at.is_(None),
     )
 )
 
@@ -110,6 +118,7 @@ _PAGE_QUERY = (
             and_(
                 _enrollments.c.user_id == account_sessions.USER_ID,
                 _enrollments.c.course_id == bindparam("course_id"),
+                _enrollments.c.withdrawn_at.is_(None),
             ),
         )
         .outerjoin(
@@ -286,11 +295,11 @@ def refresh_enrolment(
     return state, just_completed
 
 
-def enrolments_of(session: Session, *, user_id: int) -> list[Enrollment]:
-    return list(
-        session.scalars(
-            select(Enrollment)
-            .where(Enrollment.user_id == user_id)  # type: ignore[arg-type]
-            .order_by(Enrollment.enrolled_at)  # type: ignore[arg-type]
-        )
-    )
+def enrolments_of(
+    session: Session, *, user_id: int, include_withdrawn: bool = False
+) -> list[Enrollment]:
+    """The learner's enrolments, oldest first; withdrawn ones only when asked for."""
+    query = select(Enrollment).where(Enrollment.user_id == user_id)  # type: ignore[arg-type]
+    if not include_withdrawn:
+        query = query.where(Enrollment.withdrawn_at.is_(None))  # type: ignore[union-attr]
+    return list(session.scalars(query.order_by(Enrollment.enrolled_at)))  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """A learner stuck at a quiz: every attempt used, never passed. The course cannot be
-completed until a coordinator grants another attempt, so pages say so instead of
-"Continue"."""
+completed until a coordinator grants another attempt (ecampus.corrections), so pages say
+so instead of "Continue"."""
 
 from __future__ import annotations
 
@@ -11,18 +11,24 @@ from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.learning.progress import Progress
-from ecampus.quizzes.models import Attempt
+from ecampus.quizzes.models import Attempt, AttemptGrant
 from ecampus.quizzes.service import remaining
 
 
 def exhausted(
-    course: CourseContent, progress: Progress, used: Mapping[str, int]
+    course: CourseContent,
+    progress: Progress,
+    used: Mapping[str, int],
+    granted: Mapping[str, int] | None = None,
 ) -> tuple[QuizContent, ...]:
-    """The quizzes, in course order, that are not passed and have no attempt left."""
+    """The quizzes, in course order, that are not passed and have no attempt left (extra
+    attempts a coordinator granted count)."""
+    extra = granted or {}
     return tuple(
         quiz
         for quiz in course.quizzes.values()
-        if quiz.id not in progress.done and remaining(quiz, used.get(quiz.id, 0)) == 0
+        if quiz.id not in progress.done
+        and remaining(quiz, used.get(quiz.id, 0), extra.get(quiz.id, 0)) == 0
     )
 
 
@@ -34,6 +40,16 @@ def attempts_by_quiz(db: Session | Connection, *, user_id: int, course_id: str) 
         .group_by(Attempt.item_id)
     )
     return {str(item_id): int(count) for item_id, count in rows}
+
+
+def grants_by_quiz(db: Session | Connection, *, user_id: int, course_id: str) -> dict[str, int]:
+    """How many extra attempts coordinators granted the learner at each quiz (one query)."""
+    rows = db.execute(
+        select(AttemptGrant.item_id, func.sum(AttemptGrant.count))  # type: ignore[call-overload]
+        .where(AttemptGrant.user_id == user_id, AttemptGrant.course_id == course_id)
+        .group_by(AttemptGrant.item_id)
+    )
+    return {str(item_id): int(count or 0) for item_id, count in rows}
 
 
 def blocking_quiz(
@@ -48,5 +64,10 @@ def blocking_quiz(
     ]
     if not limited or progress.completed:
         return None
-    stuck = exhausted(course, progress, attempts_by_quiz(db, user_id=user_id, course_id=course.id))
+    stuck = exhausted(
+        course,
+        progress,
+        attempts_by_quiz(db, user_id=user_id, course_id=course.id),
+        grants_by_quiz(db, user_id=user_id, course_id=course.id),
+    )
     return stuck[0] if stuck else None

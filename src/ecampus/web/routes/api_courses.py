@@ -135,11 +135,12 @@ def get_item(
         raise items.not_enrolled()
     detail = views.item_detail(course, item)
     if isinstance(item, QuizContent):
-        used = quizzes.attempts_used(
+        used, granted = quizzes.attempt_counts(
             session, user_id=principal.user_id, course_id=course.id, item_id=item.id
         )
         detail["attempts_used"] = used
-        detail["attempts_left"] = quizzes.remaining(item, used)
+        detail["attempts_granted"] = granted
+        detail["attempts_left"] = quizzes.remaining(item, used, granted)
         detail["best_score"] = state.progress.best_scores.get(item.id)
     detail["done"] = item.id in state.progress.done
     return detail

@@ -50,6 +50,9 @@ OWN_ACCOUNT: dict[int | str, dict[str, Any]] = {
 }
 
 
+CLOSED_COHORT = "This cohort is closed: it takes no new enrolments"
+
+
 class RoleIn(BaseModel):
     role: Role
 
@@ -135,9 +138,12 @@ def enrol_cohort(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Cohort '{code}' not found")
     if catalogue.get(body.course) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{body.course}' not found")
-    outcome = cohorts.enrol(
-        session, cohort=cohort, course_id=body.course, emails=[str(e) for e in body.emails]
-    )
+    try:
+        outcome = cohorts.enrol(
+            session, cohort=cohort, course_id=body.course, emails=[str(e) for e in body.emails]
+        )
+    except cohorts.CohortClosed:
+        raise HTTPException(status.HTTP_409_CONFLICT, CLOSED_COHORT) from None
     return {"enrolled": outcome.enrolled, "already": outcome.already, "unknown": outcome.unknown}
 
 

@@ -143,9 +143,15 @@ async def cohorts_action(
         return page(
             error=_("Choose a cohort and a course, and list at least one email."), status_code=422
         )
-    outcome = await run_in_threadpool(
-        cohorts.enrol, session, cohort=cohort, course_id=course.id, emails=emails
-    )
+    try:
+        outcome = await run_in_threadpool(
+            cohorts.enrol, session, cohort=cohort, course_id=course.id, emails=emails
+        )
+    except cohorts.CohortClosed:
+        return page(
+            error=_("This cohort is closed: it takes no new enrolments. Reopen it first."),
+            status_code=409,
+        )
     return page(outcome=outcome, message=_("Enrolments updated."))
 
 

@@ -194,11 +194,11 @@ def _item_context(
         "outcome": None,
     }
     if isinstance(item, QuizContent):
-        used = quizzes.attempts_used(
+        used, granted = quizzes.attempt_counts(
             db, user_id=principal.user_id, course_id=course.id, item_id=item.id
         )
         context["attempts_used"] = used
-        context["attempts_left"] = quizzes.remaining(item, used)
+        context["attempts_left"] = quizzes.remaining(item, used, granted)
     return context
 
 
