@@ -74,8 +74,9 @@ typecheck: install ## mypy on src/
 	$(BIN)/mypy
 
 .PHONY: schema
-schema: install ## refresh courses/course.schema.json (editors read it through each course.yaml modeline)
+schema: install ## refresh courses/course.schema.json and issuer.schema.json (editors read them through each file's modeline)
 	$(BIN)/ecampus schema > courses/course.schema.json
+	$(BIN)/ecampus schema --issuer > courses/issuer.schema.json
 
 .PHONY: messages
 messages: install ## extract interface strings and update the translation catalogues (their headers, with Plural-Forms, stay)

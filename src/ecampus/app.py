@@ -19,7 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecampus import __version__
 from ecampus.courses.catalog import Catalogue
-from ecampus.courses.schema import course_json_schema, programme_json_schema
+from ecampus.courses.schema import (
+    course_json_schema,
+    issuer_json_schema,
+    programme_json_schema,
+)
 from ecampus.db import ConnectionGate, DatabaseBusy, make_engine, make_gate
 from ecampus.mail import sender as mail_sender
 from ecampus.progression.refresh import refresh_courses
@@ -39,6 +43,7 @@ from ecampus.web.routes import (
     api_reports,
     authoring,
     certificates,
+    credentials,
     html_account,
     html_coordination,
     html_learning,
@@ -178,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_me,
         api_reports,
         certificates,
+        credentials,
         html_account,
         html_coordination,
         authoring,
@@ -197,6 +203,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def programme_schema() -> dict[str, Any]:
         """The JSON Schema of courses/programmes/*.yaml."""
         return programme_json_schema()
+
+    @app.get("/schema/issuer.json", tags=["authoring"])
+    async def issuer_schema() -> dict[str, Any]:
+        """The JSON Schema of courses/issuer.yaml (who issues the certificates)."""
+        return issuer_json_schema()
 
     def ping() -> None:
         with engine.connect() as connection:

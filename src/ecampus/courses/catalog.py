@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ecampus.courses.content import CourseContent, ProgrammeContent
+from ecampus.courses.issuer import IssuerContent
 from ecampus.courses.loader import LoadResult, Problem, load_catalogue
 from ecampus.courses.models import CourseVersion
 
@@ -48,6 +49,7 @@ class Catalogue:
     failed: set[Path] = field(default_factory=set)  # sources that failed at the last load
     loaded_at: datetime | None = None
     new_versions: list[CourseContent] = field(default_factory=list)
+    issuer: IssuerContent | None = None  # issuer.yaml (its last good version when it breaks)
     _groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _snapshot: tuple[tuple[str, int, int], ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,7 +96,7 @@ class Catalogue:
         """(Re)load from disk, keeping the last good version of any course that now fails."""
         with self._lock:
             snapshot = _snapshot(self.root)
-            result = load_catalogue([self.root])
+            result = load_catalogue([self.root], fallback_issuer=self.issuer)
             courses = dict(result.courses)
             for course_id, course in self.courses.items():
                 # A folder that still exists but no longer loads keeps its last good version.
@@ -107,6 +109,7 @@ class Catalogue:
                     programmes[programme_id] = programme
             self.courses = dict(sorted(courses.items(), key=lambda kv: kv[1].title.casefold()))
             self.programmes = programmes
+            self.issuer = result.issuer
             self._group_translations()
             # A programme naming a course that now fails to load is fine while that
             # course's last good version is still served.

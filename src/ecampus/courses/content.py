@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from ecampus.courses import schema
+from ecampus.courses.issuer import IssuerContent
 
 AnyQuestion = (
     schema.SingleQuestion
@@ -66,6 +67,9 @@ class CourseContent:
     version: str
     folder: Path = field(compare=False)
     translations: tuple[str, ...] = ()
+    # The course's own `issuer:` key, and the issuer it resolves to (issuer.yaml with it).
+    issuer_override: schema.IssuerOverride | None = field(default=None, compare=False)
+    issuer: IssuerContent | None = field(default=None, compare=False)
 
     @cached_property
     def items(self) -> dict[str, ItemContent]:
@@ -107,3 +111,7 @@ class ProgrammeContent:
     summary: str = ""
     language: str | None = None
     source: Path | None = field(default=None, compare=False)
+    issuer_override: schema.IssuerOverride | None = field(default=None, compare=False)
+    issuer: IssuerContent | None = field(default=None, compare=False)
+    # Each course counted, as the catalogue had it: (id, title, hours).
+    parts: tuple[tuple[str, str, float], ...] = field(default=(), compare=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ecampus.courses import hours, markdown, schema, yamlhints, yamlnodes
+from ecampus.courses import hours, issuer, markdown, schema, yamlhints, yamlnodes
 from ecampus.courses.content import (
     CourseContent,
     LessonContent,
@@ -34,6 +35,8 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     checked: int = 0
     failed_sources: set[Path] = field(default_factory=set)  # course folders, programme files
+    issuer: issuer.IssuerContent | None = None  # courses/issuer.yaml, when there is one
+    issuer_failed: bool = False  # issuer.yaml exists but does not load
 
     @property
     def errors(self) -> list[Problem]:
@@ -95,6 +98,7 @@ _PYDANTIC = {
     "item_type": N_("must be `lesson` (or omitted) or `quiz`"),
 }
 _ID_PATTERN = N_("ids use lowercase letters, digits and single hyphens ([a-z0-9-]+)")
+_URL_PATTERN = N_("must be a web address starting with https:// or http://")
 _LANGUAGE_PATTERN = N_("use a BCP 47 language tag such as es, en or pt-BR")
 
 
@@ -109,6 +113,8 @@ def _pydantic_message(error: Any) -> Message:
         )
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
+        if "https?" in pattern:
+            return Message(_URL_PATTERN)
         return Message(_ID_PATTERN if "a-z0-9" in pattern else _LANGUAGE_PATTERN)
     if kind == "value_error":
         cause = ctx.get("error")
@@ -157,7 +163,11 @@ def _fields_at(path: tuple[str | int, ...], data: Any) -> set[str]:
     depth = [p for p in path[:-1] if isinstance(p, str)]
     models: list[type[Any]]
     if not depth:
-        models = [schema.Course, schema.Programme]
+        models = [schema.Course, schema.Programme, schema.Issuer]
+    elif depth[-1] == "issuer":
+        models = [schema.IssuerOverride]
+    elif depth[-1] == "signatories":
+        models = [schema.Signatory]
     elif depth[-1] == "modules":
         models = [schema.Module]
     elif depth[-1] == "items":
@@ -295,12 +305,17 @@ class _Checker:
         self.item_ids = {
             str(item["id"]) for _here, item in items if isinstance(item.get("id"), str)
         }
+        self.issuer_images(data.get("issuer"), folder, ("issuer",))
         for here, item in items:
             kind = item.get("type", "lesson")
             if kind == "lesson":
                 self.lesson(item, here, folder)
             elif kind == "quiz":
                 self.quiz(item, here, data.get("pass_mark", 70), folder)
+
+    def issuer_images(self, data: Any, folder: Path, at: tuple[str | int, ...] = ()) -> None:
+        for path, message in issuer.image_problems(data, folder):
+            self.error((*at, *path), message)
 
     def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: Message) -> None:
         """Media the text refers to must exist; links to item ids must name an item."""
@@ -600,7 +615,27 @@ def _compile(
         version=version,
         folder=folder,
         translations=tuple(course.translations),
+        issuer_override=course.issuer,
     )
+
+
+def load_issuer(file: Path, *, root: Path) -> tuple[issuer.IssuerContent | None, list[Problem]]:
+    """courses/issuer.yaml: who issues certificates; None with problems when it is wrong."""
+    problems: list[Problem] = []
+    located = _read_yaml(file, problems)
+    if located is None:
+        return None, problems
+    checker = _Checker(file, located)
+    checker.issuer_images(located.data, file.parent)
+    problems.extend(checker.problems)
+    try:
+        model = schema.Issuer.model_validate(located.data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(exc, located, file))
+        return None, _sorted(problems)
+    if problems:
+        return None, _sorted(problems)
+    return issuer.from_schema(model, folder=file.parent, root=root), problems
 
 
 def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
@@ -608,13 +643,16 @@ def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
     located = _read_yaml(file, problems)
     if located is None:
         return None, problems
+    checker = _Checker(file, located)
+    checker.issuer_images(located.data.get("issuer"), file.parent, ("issuer",))
+    problems.extend(checker.problems)
     try:
         programme = schema.Programme.model_validate(located.data)
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, located, file))
-        return None, problems
+        return None, _sorted(problems)
     if problems:
-        return None, problems
+        return None, _sorted(problems)
     return (
         ProgrammeContent(
             id=programme.id,
@@ -624,6 +662,7 @@ def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
             summary=programme.summary or "",
             language=programme.language,
             source=file,
+            issuer_override=programme.issuer,
         ),
         problems,
     )
@@ -640,12 +679,33 @@ def course_folders(path: Path) -> list[Path]:
     return sorted(child for child in path.iterdir() if (child / COURSE_FILE).is_file())
 
 
-def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
-    """Load every course under the given paths, plus programmes in `<root>/programmes/`."""
+def courses_root(path: Path) -> Path:
+    """The courses folder a path belongs to: where issuer.yaml and programmes/ live."""
+    if path.is_file():
+        return path.parent.parent
+    if (path / COURSE_FILE).is_file() and not (path / issuer.ISSUER_FILE).is_file():
+        return path.parent
+    return path
+
+
+def load_catalogue(
+    paths: Iterable[Path],
+    *,
+    render: bool = True,
+    fallback_issuer: issuer.IssuerContent | None = None,
+) -> LoadResult:
+    """Load every course under the given paths, plus programmes in `<root>/programmes/`
+    and who issues their certificates (`<root>/issuer.yaml`; `fallback_issuer` when that
+    file fails to load)."""
     result = LoadResult()
     seen: dict[str, Path] = {}
-    programme_files: list[Path] = []
+    programme_files: list[tuple[Path, Path, issuer.IssuerContent | None]] = []
+    issuers: dict[Path, issuer.IssuerContent | None] = {}
     for root in paths:
+        base = courses_root(root)
+        if base.resolve() not in issuers:
+            issuers[base.resolve()] = _root_issuer(result, base, fallback_issuer)
+        root_issuer = issuers[base.resolve()]
         folders = course_folders(root)
         if not folders and not (root / PROGRAMMES_DIR).is_dir():
             result.problems.append(Problem(root, 1, 1, Message(N_("no course.yaml found here"))))
@@ -670,17 +730,33 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
             if course_id:
                 seen[course_id] = folder
             if content is not None:
-                result.courses[content.id] = content
+                resolved = issuer.resolve(
+                    root_issuer, content.issuer_override, folder=folder, root=base
+                )
+                result.courses[content.id] = dataclasses.replace(content, issuer=resolved)
             else:
                 result.failed_sources.add(folder.resolve())
         if root.is_dir() and (root / PROGRAMMES_DIR).is_dir():
-            programme_files.extend(sorted((root / PROGRAMMES_DIR).glob("*.yaml")))
-    for file in programme_files:
+            programme_files.extend(
+                (file, base, root_issuer) for file in sorted((root / PROGRAMMES_DIR).glob("*.yaml"))
+            )
+    for file, base, root_issuer in programme_files:
         programme, problems = load_programme(file)
         result.problems.extend(problems)
         if programme is None:
             result.failed_sources.add(file.resolve())
             continue
+        programme = dataclasses.replace(
+            programme,
+            issuer=issuer.resolve(
+                root_issuer, programme.issuer_override, folder=file.parent, root=base
+            ),
+            parts=tuple(
+                (c.id, c.title, c.hours)
+                for course_id in programme.courses
+                if (c := result.courses.get(course_id)) is not None
+            ),
+        )
         for index, course_id in enumerate(programme.courses):
             if course_id not in seen:
                 line, col = _programme_course_position(file, index)
@@ -697,6 +773,23 @@ def load_catalogue(paths: Iterable[Path], *, render: bool = True) -> LoadResult:
         _check_programme_hours(result, programme, file)
     _check_translations(result, seen)
     return result
+
+
+def _root_issuer(
+    result: LoadResult, base: Path, fallback: issuer.IssuerContent | None
+) -> issuer.IssuerContent | None:
+    file = base / issuer.ISSUER_FILE
+    if not file.is_file():
+        return None
+    content, problems = load_issuer(file, root=base)
+    result.problems.extend(problems)
+    if content is None:
+        result.issuer_failed = True
+        result.failed_sources.add(file.resolve())
+        content = fallback
+    if result.issuer is None:
+        result.issuer = content
+    return content
 
 
 def _check_programme_hours(result: LoadResult, programme: ProgrammeContent, file: Path) -> None:

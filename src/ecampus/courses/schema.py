@@ -258,6 +258,71 @@ class Module(_Strict):
     )
 
 
+LocalText = Annotated[
+    dict[LanguageTag, Text] | Text,
+    Field(description="Text per language (es: ..., en: ...), or one text for every language."),
+]
+Orientation = Literal["landscape", "portrait"]
+
+
+class Signatory(_Strict):
+    """A person who signs the certificates."""
+
+    name: Text = Field(title="Name", description="As printed under the signature line.")
+    title: LocalText = Field(
+        title="Title",
+        description="Their position, e.g. Jefa de Misión; one text or one per language.",
+    )
+    signature: str | None = Field(
+        default=None,
+        title="Signature",
+        description="An image of the signature (PNG, JPEG or SVG), relative to this file.",
+    )
+
+
+class IssuerOverride(_Strict):
+    """Who issues the certificates, as a course or programme overrides it: any key given
+    replaces the one in courses/issuer.yaml."""
+
+    name: dict[LanguageTag, Text] | None = Field(
+        default=None,
+        min_length=1,
+        title="Name",
+        description="The institution's name per language (es: ..., en: ...); a certificate "
+        "shows the reader's language first, then the course's.",
+    )
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = Field(
+        default=None, title="Web address", description="The institution's site (https://...)."
+    )
+    logo: str | None = Field(
+        default=None,
+        title="Logo",
+        description="An image file (PNG, JPEG or SVG), relative to this file.",
+    )
+    signatories: list[Signatory] | None = Field(
+        default=None,
+        max_length=4,
+        title="Signatories",
+        description="Who signs, in order (at most 4).",
+    )
+    orientation: Orientation | None = Field(
+        default=None,
+        title="Orientation",
+        description="Of the A4 page: landscape (the default) or portrait.",
+    )
+
+
+class Issuer(IssuerOverride):
+    """Who issues the certificates: `courses/issuer.yaml`."""
+
+    name: dict[LanguageTag, Text] = Field(
+        min_length=1,
+        title="Name",
+        description="The institution's name per language (es: ..., en: ...); a certificate "
+        "shows the reader's language first, then the course's.",
+    )
+
+
 class Course(_Strict):
     """A course: `courses/<folder>/course.yaml`."""
 
@@ -295,6 +360,12 @@ class Course(_Strict):
     modules: list[Module] = Field(
         min_length=1, title="Modules", description="The course's modules, in order."
     )
+    issuer: IssuerOverride | None = Field(
+        default=None,
+        title="Issuer",
+        description="Overrides courses/issuer.yaml for this course's certificate: any key given "
+        "replaces the institution's.",
+    )
 
 
 class Programme(_Strict):
@@ -309,6 +380,12 @@ class Programme(_Strict):
     summary: str | None = Field(default=None, title="Summary", description="For the catalogue.")
     language: LanguageTag | None = Field(
         default=None, title="Language", description="Language of the diploma; defaults to es."
+    )
+    issuer: IssuerOverride | None = Field(
+        default=None,
+        title="Issuer",
+        description="Overrides courses/issuer.yaml for this programme's diploma: any key given "
+        "replaces the institution's.",
     )
 
 
@@ -328,3 +405,8 @@ def course_json_schema() -> dict[str, Any]:
 def programme_json_schema() -> dict[str, Any]:
     """The JSON Schema of courses/programmes/*.yaml."""
     return _json_schema(Programme, "programme", "ecampus programme (v1)")
+
+
+def issuer_json_schema() -> dict[str, Any]:
+    """The JSON Schema of courses/issuer.yaml."""
+    return _json_schema(Issuer, "issuer", "ecampus issuer (v1.1)")
