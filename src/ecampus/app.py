@@ -37,6 +37,7 @@ from ecampus.web.deps import LoginRequired, resolve_principal
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_auth,
+    api_corrections,
     api_courses,
     api_docs,
     api_me,
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_auth,
         api_me,
         api_reports,
+        api_corrections,
         certificates,
         credentials,
         html_account,
