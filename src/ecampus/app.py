@@ -36,11 +36,14 @@ from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
+    api_accounts,
+    api_audit,
     api_auth,
     api_corrections,
     api_courses,
     api_docs,
     api_me,
+    api_onboarding,
     api_reports,
     authoring,
     certificates,
@@ -48,6 +51,9 @@ from ecampus.web.routes import (
     html_account,
     html_coordination,
     html_learning,
+    html_outbox,
+    html_people,
+    html_recovery,
     media,
 )
 from ecampus.web.sessions import SessionMiddleware
@@ -181,13 +187,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         html_learning,
         api_courses,
         api_auth,
+        api_accounts,
         api_me,
         api_reports,
         api_corrections,
+        api_onboarding,
+        api_audit,
         certificates,
         credentials,
         html_account,
+        html_recovery,
         html_coordination,
+        html_people,
+        html_outbox,
         authoring,
         media,
     ):

@@ -15,7 +15,7 @@ from ecampus.accounts import service as accounts
 from ecampus.accounts.models import InstitutionType
 from ecampus.accounts.schemas import LANGUAGES
 from ecampus.i18n import N_, Message
-from ecampus.onboarding.sheet import FIELDS, Sheet, fold
+from ecampus.onboarding.sheet import FIELDS, REQUIRED, Sheet, fold
 
 MAX_LENGTH = {"email": 254, "full_name": 200, "institution": 200}
 
@@ -104,10 +104,13 @@ def check(sheet: Sheet) -> Checked:
     errors = [RowError(p.row, p.column, p.column, p.message) for p in sheet.problems]
     participants: list[Participant] = []
     first_row: dict[str, int] = {}
+    missing = {name for name in REQUIRED if name not in sheet.headers}
     for number, cells in sheet.rows:
         found: list[RowError] = []
         values: dict[str, str] = {}
         for name in FIELDS:
+            if name in missing:
+                continue  # reported once, on the header row
             try:
                 values[name] = _clean(name, cells.get(name, ""))
             except ValueError as exc:
@@ -129,7 +132,7 @@ def check(sheet: Sheet) -> Checked:
                 )
             else:
                 first_row[email] = number
-        if found:
+        if found or missing:
             errors.extend(found)
             continue
         participants.append(Participant(row=number, **values))

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from ecampus.accounts import links
 from ecampus.accounts.models import Role, User
 from ecampus.audit import service as audit
+from ecampus.courses.catalog import Catalogue
 from ecampus.dbretry import run_transaction
 from ecampus.learning.models import Cohort, Enrollment
 from ecampus.mail import outbox
@@ -325,7 +326,7 @@ def _apply(
             audit.record(
                 session,
                 who,
-                "user.invite",
+                "account.invite",
                 user.email,
                 {"cohort": cohort.code, "mailed": send_invitations, "created": created},
             )
@@ -354,3 +355,32 @@ def _apply(
     if progress is not None and not people:
         progress(checked.rows)
     return result
+
+
+class UnknownTarget(LookupError):
+    """No such course or programme."""
+
+
+class TargetRequired(ValueError):
+    """Neither a course nor a programme was named, or both were."""
+
+
+def target_for(catalogue: Catalogue, *, course: str = "", programme: str = "") -> Target:
+    """The course, or every course of the programme, that an import or enrolment names
+    (exactly one of them): TargetRequired or UnknownTarget otherwise."""
+    course, programme = course.strip(), programme.strip()
+    if bool(course) == bool(programme):
+        raise TargetRequired("Send either `course` or `programme` (one of them)")
+    if course:
+        if catalogue.get(course) is None:
+            raise UnknownTarget(f"Course '{course}' not found")
+        return Target(courses=(course,), course=course)
+    found = catalogue.programmes.get(programme)
+    if found is None:
+        raise UnknownTarget(f"Programme '{programme}' not found")
+    missing = [c for c in found.courses if catalogue.get(c) is None]
+    if missing:
+        raise UnknownTarget(
+            f"Programme '{programme}' names courses that are not loaded: {', '.join(missing)}"
+        )
+    return Target(courses=tuple(found.courses), programme=programme)
