@@ -298,8 +298,48 @@ def cmd_users_list(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(_args: argparse.Namespace) -> int:
-    """Create the demo accounts (idempotent) and print their logins."""
+def _demo_learners(learners: int, seed: int) -> int:
+    from ecampus import demo
+    from ecampus.courses.catalog import Catalogue
+    from ecampus.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        catalogue = Catalogue(settings.courses_dir)
+        catalogue.load(engine)
+        shown = sys.stderr.isatty()
+
+        def report(counts: demo.DemoCounts) -> None:
+            if shown:
+                print(f"\r  {counts.learners}/{learners} learners, {counts.enrolments} "
+                      "enrolments", end="", file=sys.stderr, flush=True)  # fmt: skip
+
+        try:
+            counts = demo.generate(
+                engine, catalogue, learners=learners, seed=seed, progress_callback=report
+            )
+        except ValueError as exc:
+            print(f"ecampus: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        engine.dispose()
+    if shown:
+        print(file=sys.stderr)
+    print(
+        f"added {counts.learners} demo learners (seed {seed}, numbers {counts.first}-"
+        f"{counts.first + counts.learners - 1}) in {counts.cohorts} cohorts: "
+        f"{counts.enrolments} enrolments ({counts.completed} completed, {counts.withdrawn} "
+        f"withdrawn), {counts.items} item rows, {counts.attempts} quiz attempts, "
+        f"{counts.certificates} certificates, {counts.diplomas} diplomas in "
+        f"{counts.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create the demo accounts (idempotent) and print their logins; with --learners, add
+    synthetic learners for measuring."""
     from sqlmodel import Session
 
     from ecampus.accounts import service as accounts
@@ -314,10 +354,24 @@ def cmd_demo(_args: argparse.Namespace) -> int:
                 email, role, name, password,
                 institution=institution, institution_type=kind, country=country, language="es",
             )  # fmt: skip
+    if args.learners:
+        status = _demo_learners(args.learners, args.seed)
+        if status:
+            return status
     print("\nDemo logins (development only):")
     for email, role, _name, password, *_rest in DEMO_ACCOUNTS:
         print(f"  {role:<12} {email:<26} password: {password}")
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,7 +496,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
 
-    demo = commands.add_parser("demo", help="create the demo accounts and print their logins")
+    demo = commands.add_parser(
+        "demo",
+        help="create the demo accounts and print their logins; --learners adds synthetic ones",
+        description="Creates the demo accounts (idempotent). With --learners N, also adds N "
+        "synthetic learners for measuring: each enrolled in 5 bundled courses (so 20000 "
+        "learners make about 100000 enrolments) in cohorts of 250, with progress, quiz "
+        "attempts, certificates and diplomas. The same seed gives the same learners; "
+        "running again adds the learners that follow.",
+    )
+    demo.add_argument("--learners", type=_positive, default=0, metavar="N")
+    demo.add_argument("--seed", type=int, default=1, metavar="S")
     demo.set_defaults(func=cmd_demo)
     return parser
 
