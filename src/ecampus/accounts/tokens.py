@@ -1,4 +1,5 @@
-"""JWT access tokens and CSRF tokens. The only module that imports jose."""
+"""JWT access tokens, CSRF tokens and the signature of credentials (VC-JWT). The only
+module that imports jose, so a change of JOSE library touches this file alone."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from jose import JWTError, jwt
 
 ALGORITHM = "HS256"
 ALGORITHMS = [ALGORITHM]  # always pinned: never trust the token's own header
 AUDIENCE = "ecampus:session"  # other signed things (reset links, credentials) use their own
 _REQUIRED = ("exp", "iat", "iss", "aud", "sub", "jti")
+# Credentials (Open Badges VC-JWTs, status lists) are signed with an asymmetric key whose
+# public half anyone can fetch; verifiers pin the same algorithm.
+CREDENTIAL_ALGORITHM = "ES256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,16 @@ def _decode_cached(token: str, secret: str, issuer: str) -> Claims | None:
         )
     except (JWTError, KeyError, ValueError, TypeError):
         return None
+
+
+def sign_credential(
+    claims: dict[str, Any], *, key: EllipticCurvePrivateKey, kid: str, media_type: str
+) -> str:
+    """A compact JWS of `claims` signed ES256, naming its key (`kid`, published in the
+    JWKS) and its media type (`typ`, e.g. vc+jwt) in the protected header."""
+    return jwt.encode(
+        claims, key, algorithm=CREDENTIAL_ALGORITHM, headers={"kid": kid, "typ": media_type}
+    )
 
 
 def new_session_id() -> str:
