@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -17,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ecampus.localtime import local_day
 from ecampus.settings import get_settings
@@ -43,6 +45,11 @@ LABELS: dict[str, dict[str, str]] = {
         "verify": "Verifique la autenticidad de este documento en",
         "revoked": "REVOCADO",
         "revoked_note": "Este documento ha sido revocado y ya no es válido.",
+        "superseded": "REEMPLAZADO",
+        "superseded_note": "Este documento fue reemplazado por el de código",
+        "issued_by": "Emitido por",
+        "courses": "Cursos que comprende",
+        "course_hours": "Horas",
     },
     "en": {
         "title_course": "Certificate of completion",
@@ -59,8 +66,39 @@ LABELS: dict[str, dict[str, str]] = {
         "verify": "Check that this document is authentic at",
         "revoked": "REVOKED",
         "revoked_note": "This document has been revoked and is no longer valid.",
+        "superseded": "SUPERSEDED",
+        "superseded_note": "This document was replaced by the one with code",
+        "issued_by": "Issued by",
+        "courses": "Courses it comprises",
+        "course_hours": "Hours",
     },
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    media_type: str  # image/png, image/jpeg or image/svg+xml
+    data: bytes
+
+    @property
+    def uri(self) -> str:
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Signatory:
+    name: str
+    title: str
+    signature: Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountedCourse:
+    """A course a diploma counts."""
+
+    title: str
+    hours: float
+    code: str | None = None  # its course certificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +116,17 @@ class CertificateDocument:
     # The calendar of the printed date; None: ECAMPUS_TIMEZONE. 23:30 in Guatemala on
     # 14 March prints 14 March, although it is 15 March in UTC.
     zone: tzinfo | None = None
+    issuer_name: str = ""  # in the certificate's language when the issuer has it
+    issuer_url: str | None = None
+    logo: Image | None = None
+    signatories: tuple[Signatory, ...] = ()
+    courses: tuple[CountedCourse, ...] = ()  # a diploma's
+    orientation: str = "landscape"  # or "portrait"
+    superseded_by: str | None = None  # the code that replaced this one
 
 
 def render_certificate_pdf(doc: CertificateDocument, *, templates_dir: Path | None = None) -> bytes:
-    """Render ``doc`` as a one-page A4 landscape PDF."""
+    """Render ``doc`` as a one-page A4 PDF (landscape, or portrait as the issuer asks)."""
     directory = (templates_dir or get_settings().templates_dir).resolve()
     html = _environment(directory).get_template(TEMPLATE_NAME).render(**_context(doc))
     # The base URL points at the (local) templates folder only so that relative links have
@@ -95,7 +140,15 @@ def _context(doc: CertificateDocument) -> dict[str, object]:
     language = doc.language if doc.language in LABELS else DEFAULT_LANGUAGE
     labels = LABELS[language]
     programme = doc.kind == "programme"
+    portrait = doc.orientation == "portrait"
     return {
+        "portrait": portrait,
+        "courses": [
+            (course, _hours_text(course.hours, language=language, labels=labels, unit=False))
+            for course in doc.courses
+        ],
+        "marked": doc.revoked or doc.superseded_by is not None,
+        "signatories": doc.signatories,
         "doc": doc,
         "language": language,
         "labels": labels,
@@ -110,17 +163,19 @@ def _context(doc: CertificateDocument) -> dict[str, object]:
         ),
         "qr_svg": _qr_svg(doc.verify_url),
         "title_size": _title_size(doc.course_title),
-        "name_size": _name_size(doc.learner_name),
+        "name_size": _name_size(doc.learner_name, compact=portrait or bool(doc.courses)),
     }
 
 
-def _hours_text(hours: float, *, language: str, labels: dict[str, str]) -> str:
+def _hours_text(hours: float, *, language: str, labels: dict[str, str], unit: bool = True) -> str:
     number = format_decimal(hours, format="#,##0.##", locale=language)
+    if not unit:
+        return number
     # The plural of the number as printed, by CLDR's rule: "1 hora", "0,5 horas", "4.5 hours".
     shown = parse_decimal(number, locale=language)
     one = Locale.parse(language).plural_form(int(shown) if shown == int(shown) else shown)
-    unit = labels["hour_one"] if one == "one" else labels["hour_many"]
-    return f"{number}\u00a0{unit}"
+    word = labels["hour_one"] if one == "one" else labels["hour_many"]
+    return f"{number}\u00a0{word}"
 
 
 def _score_text(score: float, *, language: str) -> str:
@@ -153,13 +208,14 @@ def _title_size(title: str) -> str:
     return "11pt"
 
 
-def _name_size(name: str) -> str:
+def _name_size(name: str, *, compact: bool = False) -> str:
+    # Compact: a narrower (portrait) page, or a diploma that also lists its courses.
     length = len(name)
     if length <= 40:
-        return "30pt"
+        return "26pt" if compact else "30pt"
     if length <= 70:
-        return "24pt"
-    return "18pt"
+        return "20pt" if compact else "24pt"
+    return "16pt" if compact else "18pt"
 
 
 @lru_cache(maxsize=4)
@@ -173,11 +229,23 @@ def _environment(templates_dir: Path) -> Environment:
     )
 
 
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/svg+xml"})
+
+
 class _RefuseEveryURL(URLFetcher):
-    """A fetcher that loads nothing: certificates are self-contained by design."""
+    """A fetcher that loads nothing but the images embedded in the page as base64 data:
+    URIs (the issuer's logo and signatures): certificates are self-contained by design."""
 
     def fetch(self, url: str, headers: object = None) -> object:
-        raise ValueError(f"certificate PDFs load no external resources (asked for {url})")
+        header, _comma, payload = url.partition(",")
+        media_type, _semicolon, encoding = header.removeprefix("data:").partition(";")
+        if url.startswith("data:") and media_type in _IMAGE_TYPES and encoding == "base64":
+            try:
+                body = base64.b64decode(payload, validate=True)
+            except binascii.Error as exc:
+                raise ValueError("an embedded image is not valid base64") from exc
+            return URLFetcherResponse(url, body, {"Content-Type": media_type})
+        raise ValueError(f"certificate PDFs load no external resources (asked for {url[:80]})")
 
 
 # Stateless (fetch never touches the instance), so one instance serves every thread.
