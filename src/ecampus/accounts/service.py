@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from ecampus.accounts import passwords
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.schemas import RegisterIn
+from ecampus.audit.service import Actor, record
 
 # RFC 5321's limit for a whole address (the users table holds as much).
 MAX_EMAIL_LENGTH = 254
@@ -84,10 +85,16 @@ def password_matches(user: User | None, password: str) -> bool:
     return passwords.verify_password(password, user.password_hash)
 
 
-def set_role(session: Session, *, email: str, role: Role) -> User | None:
+def set_role(
+    session: Session, *, email: str, role: Role, actor: Actor | str | None = None
+) -> User | None:
+    """Change an account's role, audit-logged (as "account.role", from and to) with the
+    change; `actor` is the admin, or "cli". Commits."""
     user = get_by_email(session, email)
     if user is None:
         return None
+    if user.role != role.value:
+        record(session, actor, "account.role", user.email, {"from": user.role, "to": role.value})
     user.role = role.value
     session.add(user)
     session.commit()

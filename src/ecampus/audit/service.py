@@ -3,6 +3,7 @@ describes, so that an action and its entry are committed (or rolled back) togeth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlmodel import Session
@@ -16,6 +17,15 @@ class Actor(Protocol):
 
     @property
     def email(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """A staff account as the log names it, when the caller holds no `User` row (a route's
+    principal: `Acting(principal.user_id, principal.email)`)."""
+
+    id: int | None
+    email: str
 
 
 def record(

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ecampus.accounts import service as accounts
+from ecampus.audit.service import Actor, record
 from ecampus.learning import service as learning
 from ecampus.learning.models import Cohort, Enrollment
 
@@ -28,9 +29,11 @@ class BulkEnrolment:
     unknown: list[str] = field(default_factory=list)
 
 
-def create(session: Session, *, code: str, name: str) -> Cohort:
+def create(session: Session, *, code: str, name: str, actor: Actor | str | None = None) -> Cohort:
+    """A new cohort, audit-logged ("cohort.create") in the same transaction. Commits."""
     cohort = Cohort(code=code, name=name)
     session.add(cohort)
+    record(session, actor, "cohort.create", code, {"name": name})
     try:
         session.commit()
     except IntegrityError:

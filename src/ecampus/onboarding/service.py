@@ -17,11 +17,13 @@ from ecampus.accounts.models import Role, User
 from ecampus.audit import service as audit
 from ecampus.courses.catalog import Catalogue
 from ecampus.dbretry import run_transaction
+from ecampus.learning import cohorts
 from ecampus.learning.models import Cohort, Enrollment
 from ecampus.mail import outbox
 from ecampus.onboarding.participants import Checked, Participant, RowError, check
 from ecampus.onboarding.sheet import Sheet
 
+CohortClosed = cohorts.CohortClosed
 CREATED = "created"
 EXISTING = "existing"
 INVALID = "invalid"
@@ -31,10 +33,6 @@ NO_PASSWORD = ""
 _CHUNK = 500  # emails per IN (...) lookup, well under every database's parameter limit
 
 _enrollments = Enrollment.__table__  # type: ignore[attr-defined]
-
-
-class CohortClosed(ValueError):
-    """A closed cohort takes no new members."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +118,7 @@ def import_sheet(
     `skip_invalid`) create, enrol and invite in one transaction, committed here.
     `actor` is the staff account acting (None on the command line, as `actor_label`);
     `progress` is told how many rows are done, as they are."""
-    if cohort.closed_at is not None:
-        raise CohortClosed(cohort.code)
+    cohorts.require_open(cohort)
     checked = check(sheet)
     result = ImportResult(
         dry_run=dry_run,
@@ -384,3 +381,42 @@ def target_for(catalogue: Catalogue, *, course: str = "", programme: str = "") -
             f"Programme '{programme}' names courses that are not loaded: {', '.join(missing)}"
         )
     return Target(courses=tuple(found.courses), programme=programme)
+
+
+def enrol_existing(
+    session: Session,
+    *,
+    cohort: Cohort,
+    target: Target,
+    emails: Sequence[str],
+    actor: audit.Actor | str | None,
+) -> cohorts.BulkEnrolment:
+    """Enrol existing accounts in the course, or every course of the programme, as members
+    of the cohort (v1's cohort enrolment), audit-logged as "cohort.enrol". An email counts
+    as enrolled when it got at least one new enrolment, already when it had them all."""
+    cohorts.require_open(cohort)
+    outcome = cohorts.BulkEnrolment()
+    order: dict[str, int] = {}
+    enrolled: set[str] = set()
+    for course in target.courses:
+        one = cohorts.enrol(session, cohort=cohort, course_id=course, emails=list(emails))
+        for email in (*one.enrolled, *one.already):
+            order.setdefault(email, len(order))
+        enrolled.update(one.enrolled)
+        outcome.unknown, outcome.already = one.unknown, one.already
+    outcome.enrolled = sorted(enrolled, key=order.__getitem__)
+    outcome.already = [e for e in outcome.already if e not in enrolled]
+    audit.record(
+        session,
+        actor,
+        "cohort.enrol",
+        cohort.code,
+        {
+            **target.describe(),
+            "enrolled": len(outcome.enrolled),
+            "already": len(outcome.already),
+            "unknown": len(outcome.unknown),
+        },
+    )
+    session.commit()
+    return outcome

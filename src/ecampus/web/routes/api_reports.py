@@ -9,14 +9,16 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, model_validator
 from sqlmodel import Session
 
 from ecampus.accounts import service as accounts
 from ecampus.accounts import sessions
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.tokens import Principal
+from ecampus.audit.service import Acting
 from ecampus.learning import cohorts
+from ecampus.onboarding import service as onboarding
 from ecampus.reports import export
 from ecampus.reports.queries import COLUMNS, report_rows, summary
 from ecampus.web.deps import (
@@ -41,8 +43,17 @@ class CohortIn(BaseModel):
 
 
 class CohortEnrolIn(BaseModel):
-    course: str
+    course: str = Field(default="", max_length=80, description="a course id, or:")
+    programme: str = Field(
+        default="", max_length=80, description="a programme id: every course of it"
+    )
     emails: list[EmailStr] = Field(min_length=1, max_length=5000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CohortEnrolIn:
+        if bool(self.course.strip()) == bool(self.programme.strip()):
+            raise ValueError("send either `course` or `programme` (one of them)")
+        return self
 
 
 OWN_ACCOUNT: dict[int | str, dict[str, Any]] = {
@@ -118,7 +129,12 @@ def list_cohorts(principal: Coordinator, session: SessionDep) -> list[dict[str, 
 )
 def create_cohort(body: CohortIn, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     try:
-        cohort = cohorts.create(session, code=body.code, name=body.name)
+        cohort = cohorts.create(
+            session,
+            code=body.code,
+            name=body.name,
+            actor=Acting(principal.user_id, principal.email),
+        )
     except cohorts.CohortExists:
         raise HTTPException(status.HTTP_409_CONFLICT, "A cohort with this code exists") from None
     return {"code": cohort.code, "name": cohort.name}
@@ -132,15 +148,23 @@ def enrol_cohort(
     session: SessionDep,
     catalogue: CatalogueDep,
 ) -> dict[str, Any]:
-    """Enrol existing accounts in a course as members of this cohort."""
+    """Enrol existing accounts in a course, or in every course of a programme, as members
+    of this cohort. People without an account are listed as `unknown`: import them
+    (`POST /api/v1/cohorts/{code}/import`) to create their accounts."""
     cohort = cohorts.by_code(session, code)
     if cohort is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Cohort '{code}' not found")
-    if catalogue.get(body.course) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{body.course}' not found")
     try:
-        outcome = cohorts.enrol(
-            session, cohort=cohort, course_id=body.course, emails=[str(e) for e in body.emails]
+        target = onboarding.target_for(catalogue, course=body.course, programme=body.programme)
+    except LookupError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    try:
+        outcome = onboarding.enrol_existing(
+            session,
+            cohort=cohort,
+            target=target,
+            emails=[str(e) for e in body.emails],
+            actor=Acting(principal.user_id, principal.email),
         )
     except cohorts.CohortClosed:
         raise HTTPException(status.HTTP_409_CONFLICT, CLOSED_COHORT) from None
@@ -166,7 +190,9 @@ def list_users(principal: Admin, session: SessionDep) -> list[dict[str, Any]]:
 def set_role(email: str, body: RoleIn, principal: Admin, session: SessionDep) -> dict[str, Any]:
     """Change a role; it takes effect on the user's next request (roles are read from the
     account on every request, never from the token)."""
-    user = accounts.set_role(session, email=email, role=body.role)
+    user = accounts.set_role(
+        session, email=email, role=body.role, actor=Acting(principal.user_id, principal.email)
+    )
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No account has this email")
     return {"email": user.email, "role": user.role}
