@@ -42,12 +42,16 @@ migrate: install ## apply database migrations (ecampus db upgrade)
 demo: migrate ## create the demo accounts and print their logins
 	$(BIN)/ecampus demo
 
+.PHONY: keys
+keys: migrate $(SECRET_FILE) ## create a credential signing key when there is none (ecampus keys generate)
+	ECAMPUS_SECRET_KEY="$$(cat $(SECRET_FILE))" $(BIN)/ecampus keys generate
+
 .PHONY: validate
 validate: install ## check the bundled courses (ecampus validate)
 	$(BIN)/ecampus validate courses
 
 .PHONY: run
-run: install $(SECRET_FILE) validate demo ## set up everything and serve on http://127.0.0.1:8000
+run: install $(SECRET_FILE) validate demo keys ## set up everything and serve on http://127.0.0.1:8000
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
 	ECAMPUS_SECRET_KEY="$$(cat $(SECRET_FILE))" $(BIN)/ecampus serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 

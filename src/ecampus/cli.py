@@ -374,6 +374,39 @@ def _positive(text: str) -> int:
     return value
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """generate: a signing key when none is current (idempotent); rotate: retire the current
+    key (still published, so what it signed keeps verifying) and make a new one."""
+    from sqlmodel import Session
+
+    from ecampus.certificates import keys
+    from ecampus.db import make_engine
+
+    settings = _settings()
+    try:
+        settings.require_safe_secret()  # the private keys are encrypted under it
+    except SettingsError as exc:
+        print(f"ecampus: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            if args.action == "generate":
+                key, created = keys.generate(session, secret=settings.secret_key)
+                if created:
+                    print(f"created signing key {key.kid} ({key.algorithm}, {keys.CURVE})")
+                else:
+                    print(f"signing key {key.kid} is current; nothing to do")
+            else:
+                key, retired = keys.rotate(session, secret=settings.secret_key)
+                for kid in retired:
+                    print(f"retired signing key {kid} (still published)")
+                print(f"created signing key {key.kid} ({key.algorithm}, {keys.CURVE})")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecampus",
@@ -495,6 +528,21 @@ def build_parser() -> argparse.ArgumentParser:
         access.set_defaults(func=cmd_users_access, action=action)
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
+
+    keys = commands.add_parser(
+        "keys",
+        help="credential signing keys (ES256): generate, rotate",
+        description="Keys that sign the certificates' Open Badges credentials. Their private "
+        "halves are stored encrypted under ECAMPUS_SECRET_KEY; every public half stays in "
+        "/.well-known/jwks.json.",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    for action, text in (
+        ("generate", "create a signing key if none is current (safe to run again)"),
+        ("rotate", "retire the current key (it stays published) and create a new one"),
+    ):
+        key_command = key_commands.add_parser(action, help=text)
+        key_command.set_defaults(func=cmd_keys, action=action)
 
     demo = commands.add_parser(
         "demo",

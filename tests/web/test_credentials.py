@@ -107,7 +107,9 @@ def test_a_credential_verifies_with_only_the_published_keys(client: TestClient) 
     response = client.get(f"/api/v1/certificates/{code}/credential")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vc+jwt"
-    assert response.headers["content-disposition"] == f'attachment; filename="credential-{code}.jwt"'
+    assert (
+        response.headers["content-disposition"] == f'attachment; filename="credential-{code}.jwt"'
+    )
     token = response.text
     assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": kid, "typ": "vc+jwt"}
     claims = verify(token, key_set)
@@ -203,7 +205,11 @@ def test_tampering_other_keys_and_other_algorithms_are_refused(client: TestClien
 
     # No signature at all.
     unsigned = ".".join(
-        [b64(json.dumps({"alg": "none", "kid": kid}).encode()), b64(json.dumps(claims).encode()), ""]
+        [
+            b64(json.dumps({"alg": "none", "kid": kid}).encode()),
+            b64(json.dumps(claims).encode()),
+            "",
+        ]
     )
     with pytest.raises(jwt.InvalidAlgorithmError):
         verify(unsigned, key_set)
@@ -318,7 +324,7 @@ def test_status_list_encoding_matches_the_specification() -> None:
     assert status.position(0) == (0, 0)
     assert status.position(131_073) == (1, 1)
     bits = status.decode(status.encode([0, 9, 131_071]))
-    assert bits[0] == 0x80 and bits[1] == 0x40 and bits[-1] == 0x01  # bit 0 is left-most
+    assert (bits[0], bits[1], bits[-1]) == (0x80, 0x40, 0x01)  # bit 0 is the left-most
     assert [i for i in range(status.LIST_SIZE) if status.is_set(bits, i)] == [0, 9, 131_071]
     with pytest.raises(ValueError, match="outside"):
         status.encode([131_072])
