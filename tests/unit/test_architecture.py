@@ -232,3 +232,16 @@ def test_function_level_and_relative_imports_are_read(tmp_path: Path) -> None:
     )
     found = {t for t, _ in imports("ecampus.learning.thing", source)}
     assert {"ecampus.web", "ecampus.web.deps", "ecampus.quizzes.service"} <= found
+
+
+def test_only_the_tokens_module_imports_jose() -> None:
+    # Access tokens and credentials (VC-JWTs, status lists) are signed in one place, so a
+    # change of JOSE library, or of pinned algorithms, touches one file.
+    offences = [
+        f"{path.relative_to(ROOT.parent)}:{line} imports {target}"
+        for name, path in modules().items()
+        if name != "ecampus.accounts.tokens"
+        for target, line in imports(name, path)
+        if is_within(target, "jose")
+    ]
+    assert offences == []
