@@ -134,9 +134,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from ecampus.courses.schema import course_json_schema, programme_json_schema
+    from ecampus.courses.schema import (
+        course_json_schema,
+        issuer_json_schema,
+        programme_json_schema,
+    )
 
-    schema = programme_json_schema() if args.programme else course_json_schema()
+    if args.issuer:
+        schema = issuer_json_schema()
+    else:
+        schema = programme_json_schema() if args.programme else course_json_schema()
     print(json.dumps(schema, ensure_ascii=False, indent=2))
     return 0
 
@@ -451,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of course.yaml")
     schema.add_argument(
         "--programme", action="store_true", help="the schema of programme files instead"
+    )
+    schema.add_argument(
+        "--issuer", action="store_true", help="the schema of courses/issuer.yaml instead"
     )
     schema.set_defaults(func=cmd_schema)
 
