@@ -250,7 +250,7 @@ def cmd_users_role(args: argparse.Namespace) -> int:
 
     engine = make_engine(_settings().database_url)
     with Session(engine, expire_on_commit=False) as session:
-        user = accounts.set_role(session, email=args.email, role=Role(args.role))
+        user = accounts.set_role(session, email=args.email, role=Role(args.role), actor="cli")
     engine.dispose()
     if user is None:
         print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
@@ -414,6 +414,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enrol_import(args: argparse.Namespace) -> int:
+    """A participants' list (CSV or XLSX) into a cohort: accounts, enrolments, invitations."""
+    from ecampus.importcli import run
+
+    return run(args, _settings(), _validate_language(None))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecampus",
@@ -538,6 +545,36 @@ def build_parser() -> argparse.ArgumentParser:
         access.set_defaults(func=cmd_users_access, action=action)
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
+
+    enrol = commands.add_parser("enrol", help="enrol participants")
+    enrol_commands = enrol.add_subparsers(dest="enrol_command", required=True, metavar="ACTION")
+    importing = enrol_commands.add_parser(
+        "import",
+        help="import a participants' list (CSV or XLSX) into a cohort",
+        description="Creates missing accounts (without a password: each gets an invitation "
+        "link, printed as EMAIL<TAB>URL) and enrols everyone in the course, or in every course "
+        "of the programme, as members of the cohort. Columns, in English or Spanish: email/"
+        "correo, full_name/nombre, country/pais, and optionally institution/institucion, "
+        "institution_type/tipo_institucion, language/idioma. Every bad row is reported as "
+        "FILE:ROW: COLUMN: message. A file with errors imports nothing unless --skip-invalid. "
+        "Exit status: 0 imported, 1 errors.",
+    )
+    importing.add_argument("file", metavar="FILE", help="a .csv (UTF-8, , or ;) or .xlsx file")
+    importing.add_argument("--cohort", required=True, metavar="CODE")
+    target = importing.add_mutually_exclusive_group(required=True)
+    target.add_argument("--course", metavar="ID")
+    target.add_argument("--programme", metavar="ID", help="enrol in every course of it")
+    importing.add_argument("--dry-run", action="store_true", help="check and count; change nothing")
+    importing.add_argument(
+        "--skip-invalid", action="store_true", help="import the valid rows of a file with errors"
+    )
+    importing.add_argument(
+        "--send-invitations",
+        action="store_true",
+        help="mail each invitation (through the outbox; ECAMPUS_SMTP_URL)",
+    )
+    importing.add_argument("--format", choices=("text", "json"), default="text")
+    importing.set_defaults(func=cmd_enrol_import)
 
     keys = commands.add_parser(
         "keys",
