@@ -9,15 +9,19 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from statistics import fmean
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from ecampus.accounts.models import User
-from ecampus.certificates.models import Certificate
+from ecampus.audit import service as audit
+from ecampus.certificates import files
+from ecampus.certificates.models import Certificate, CertificatePart
 from ecampus.courses.content import CourseContent, ProgrammeContent
 from ecampus.dbutil import dialect_insert
 from ecampus.learning.models import Enrollment
+from ecampus.settings import Settings
 
 # Crockford's alphabet: no I, L, O or U, so a code read aloud or typed is hard to get wrong.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -82,10 +86,14 @@ def _issue(
     version: str = "",
     after_revocation: bool = False,
     issued_at: datetime | None = None,
+    issuer: dict[str, Any] | None = None,
+    courses: list[dict[str, Any]] | None = None,
+    parts: list[int] | None = None,
 ) -> Certificate | None:
     """Issue once, in the caller's transaction (no commit). A revoked certificate is not
     replaced by learner activity: only a coordinator's reissue (after_revocation=True) makes
-    a new one."""
+    a new one. `issuer` and a diploma's `courses` are frozen on it, and `parts` (the ids of
+    the course certificates a diploma counts) written beside it."""
     user_id = user.id or 0
     existing = current_for(session, user_id=user_id, kind=kind, subject_id=subject_id)
     if existing is not None:
@@ -111,12 +119,20 @@ def _issue(
                 language=language,
                 content_version=version,
                 issued_at=issued_at or datetime.now(UTC),
+                issuer=issuer,
+                courses=courses,
             )
             .on_conflict_do_nothing()
             .returning(Certificate)
         )
         certificate: Certificate | None = session.scalars(statement).first()
         if certificate is not None:
+            if parts and certificate.id is not None:
+                session.execute(
+                    dialect_insert(session, CertificatePart)
+                    .values([{"diploma_id": certificate.id, "certificate_id": p} for p in parts])
+                    .on_conflict_do_nothing()
+                )
             return certificate
         # A concurrent completion issued it first (return theirs), or the code was taken.
         current = current_for(session, user_id=user_id, kind=kind, subject_id=subject_id)
@@ -150,7 +166,41 @@ def issue_for_course(
         language=course.language,
         version=course.version,
         issued_at=issued_at,
+        issuer=course.issuer.frozen() if course.issuer is not None else None,
     )
+
+
+def _counted(
+    session: Session, *, user_id: int, programme: ProgrammeContent
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """A diploma's courses as frozen on it ({course_id, title, hours, code}: the learner's
+    valid course certificate, else the catalogue's title and hours), and the ids of those
+    course certificates."""
+    held = {
+        c.subject_id: c
+        for c in session.scalars(
+            select(Certificate).where(
+                col(Certificate.user_id) == user_id,
+                col(Certificate.kind) == "course",
+                col(Certificate.subject_id).in_(programme.courses),
+                col(Certificate.revoked_at).is_(None),
+            )
+        )
+    }
+    known = {course_id: (title, hours) for course_id, title, hours in programme.parts}
+    courses = []
+    for course_id in programme.courses:
+        certificate = held.get(course_id)
+        title, hours = known.get(course_id, (course_id, 0.0))
+        courses.append(
+            {
+                "course_id": course_id,
+                "title": certificate.title if certificate else title,
+                "hours": certificate.hours if certificate else hours,
+                "code": certificate.code if certificate else None,
+            }
+        )
+    return courses, [c.id for c in held.values() if c.id is not None]
 
 
 def issue_programmes(
@@ -177,6 +227,11 @@ def issue_programmes(
         if user is None or not all(c in completed for c in programme.courses):
             continue
         scores = [s for c in programme.courses if (s := completed[c]) is not None]
+        existing = current_for(session, user_id=user_id, kind="programme", subject_id=programme.id)
+        if existing is not None:
+            issued.append(existing)
+            continue
+        counted, parts = _counted(session, user_id=user_id, programme=programme)
         diploma = _issue(
             session,
             user=user,
@@ -187,6 +242,9 @@ def issue_programmes(
             score=round(fmean(scores), 2) if scores else None,
             language=programme.language or language,
             issued_at=issued_at,
+            issuer=programme.issuer.frozen() if programme.issuer is not None else None,
+            courses=counted,
+            parts=parts,
         )
         if diploma is not None:
             issued.append(diploma)
@@ -205,19 +263,30 @@ def revoke(session: Session, *, code: str, reason: str) -> Certificate | None:
     return certificate
 
 
-def reissue(session: Session, *, code: str) -> Certificate | None:
-    """Revoke a certificate and issue a fresh one with the learner's current name, together."""
+def reissue(
+    session: Session, *, code: str, actor: audit.Actor | str | None = None
+) -> Certificate | None:
+    """Issue a fresh certificate with the learner's current name under a new code; the old
+    code reads "superseded" and points to the new one. Same issuer, courses and parts."""
     old = by_code(session, code)
     if old is None:
         return None
     user = session.get(User, old.user_id)
     if user is None:
         return None
+    now = datetime.now(UTC)
     if old.revoked_at is None:
-        old.revoked_at = datetime.now(UTC)
+        old.revoked_at = now
         old.revoked_reason = "reissued"
         session.add(old)
         session.flush()
+    parts = list(
+        session.scalars(
+            select(col(CertificatePart.certificate_id)).where(
+                col(CertificatePart.diploma_id) == old.id
+            )
+        )
+    )
     fresh = _issue(
         session,
         user=user,
@@ -229,9 +298,24 @@ def reissue(session: Session, *, code: str) -> Certificate | None:
         language=old.language,
         version=old.content_version,
         after_revocation=True,
+        issuer=old.issuer,
+        courses=old.courses,
+        parts=parts,
     )
+    if fresh is not None and fresh.code != old.code and old.superseded_by is None:
+        old.superseded_by = fresh.code
+        old.superseded_at = now
+        session.add(old)
+        audit.record(session, actor, "certificate.reissue", old.code, {"superseded_by": fresh.code})
     session.commit()
     return fresh
+
+
+def pdf_bytes(
+    session: Session, certificate: Certificate, *, settings: Settings | None = None
+) -> bytes:
+    """The certificate's PDF, rendered once and kept (ecampus.certificates.files)."""
+    return files.pdf_bytes(session, certificate, settings=settings)
 
 
 def of_user(session: Session, *, user_id: int) -> list[Certificate]:

@@ -638,6 +638,26 @@ def load_issuer(file: Path, *, root: Path) -> tuple[issuer.IssuerContent | None,
     return issuer.from_schema(model, folder=file.parent, root=root), problems
 
 
+_CURRENT: dict[Path, tuple[tuple[int, int], issuer.IssuerContent | None]] = {}
+
+
+def current_issuer(root: Path) -> issuer.IssuerContent | None:
+    """`<root>/issuer.yaml` as it is now (None when missing or wrong), read again only when
+    the file changes: for certificates issued before issuers were frozen on them."""
+    file = (root / issuer.ISSUER_FILE).resolve()
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _CURRENT.get(file)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    content, _problems = load_issuer(file, root=root.resolve())
+    _CURRENT[file] = (stamp, content)
+    return content
+
+
 def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
     problems: list[Problem] = []
     located = _read_yaml(file, problems)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
@@ -12,8 +11,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ecampus.certificates import service as certificates
+from ecampus.certificates import verification as verifying
 from ecampus.certificates.models import Certificate
-from ecampus.certificates.pdf import CertificateDocument, render_certificate_pdf
+from ecampus.settings import Settings
 from ecampus.web.deps import ApiCsrf, Coordinator, SessionDep, SettingsDep, TemplatesDep
 
 router = APIRouter(tags=["certificates"])
@@ -23,49 +23,51 @@ class RevokeIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-def verification(certificate: Certificate | None) -> dict[str, Any]:
+def verification(
+    certificate: Certificate | None, settings: Settings | None = None
+) -> dict[str, Any]:
     if certificate is None:
         return {"valid": False, "revoked": False}
-    revoked = certificate.revoked_at is not None
-    issued = certificate.issued_at
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=UTC)
-    return {
-        "valid": not revoked,
-        "revoked": revoked,
-        "code": certificate.code,
-        "kind": certificate.kind,
-        "learner_name": certificate.learner_name,
-        "course_title": certificate.title,
-        "course_id": certificate.subject_id,
-        "hours": certificate.hours,
-        "score": certificate.score,
-        "issued_at": issued.isoformat(),
-        "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
-    }
+    return verifying.describe(certificate, settings=settings)
 
 
 @router.get("/api/v1/certificates/{code}", response_model=None)
-def verify_json(code: str, session: SessionDep) -> dict[str, Any] | JSONResponse:
-    """Anyone may verify a code: valid, revoked, learner_name, course_title, hours, score..."""
+def verify_json(
+    code: str, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any] | JSONResponse:
+    """Anyone may verify a code: `status` (valid, revoked or superseded), `kind`, `issuer`,
+    learner_name, course_title, hours, score, issued_at, revoked_at and revoked_reason,
+    superseded_by, and for a diploma its `courses`."""
     certificate = certificates.by_code(session, code)
     if certificate is None:
         return JSONResponse(
             {"valid": False, "revoked": False, "detail": "No certificate has this code"},
             status_code=status.HTTP_404_NOT_FOUND,
         )
-    return verification(certificate)
+    return verification(certificate, settings)
 
 
 @router.get("/verify/{code}", response_class=HTMLResponse, include_in_schema=False)
 def verify_page(
-    code: str, request: Request, session: SessionDep, templates: TemplatesDep
+    code: str, request: Request, session: SessionDep, templates: TemplatesDep, settings: SettingsDep
 ) -> HTMLResponse:
     certificate = certificates.by_code(session, code)
+    issuer = (
+        verifying.issuer_for_reader(
+            certificate, settings=settings, language=getattr(request.state, "language", None)
+        )
+        if certificate
+        else None
+    )
     return templates.render(
         request,
         "certificates/verify.html",
-        {"code": code, "certificate": certificate, "info": verification(certificate)},
+        {
+            "code": code,
+            "certificate": certificate,
+            "info": verification(certificate, settings),
+            "issuer": issuer,
+        },
         status_code=200 if certificate else 404,
     )
 
@@ -87,25 +89,8 @@ async def certificate_pdf(code: str, session: SessionDep, settings: SettingsDep)
     certificate = await run_in_threadpool(certificates.by_code, session, code)
     if certificate is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No certificate has this code")
-    issued = certificate.issued_at
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=UTC)
-    document = CertificateDocument(
-        code=certificate.code,
-        learner_name=certificate.learner_name,
-        course_title=certificate.title,
-        hours=certificate.hours,
-        score=certificate.score,
-        issued_at=issued,
-        verify_url=f"{settings.base_url}/verify/{certificate.code}",
-        language=certificate.language if certificate.language in ("es", "en") else "es",
-        revoked=certificate.revoked_at is not None,
-        kind=certificate.kind,
-        zone=settings.zone,
-    )
-    pdf = await run_in_threadpool(
-        render_certificate_pdf, document, templates_dir=settings.templates_dir
-    )
+    # Rendered once and kept; a revoked or superseded certificate's copy carries the mark.
+    pdf = await run_in_threadpool(certificates.pdf_bytes, session, certificate, settings=settings)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -127,9 +112,16 @@ def revoke(
 
 
 @router.post("/api/v1/certificates/{code}/reissue", dependencies=[ApiCsrf])
-def reissue(code: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
-    """Revoke a certificate and issue a new code with the learner's current name."""
-    certificate = certificates.reissue(session, code=code)
+def reissue(
+    code: str, principal: Coordinator, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Issue a new code with the learner's current name; the old code reads `superseded`
+    and names the new one in `superseded_by`."""
+    from ecampus.audit.service import Acting  # here: keeps this module's imports few
+
+    certificate = certificates.reissue(
+        session, code=code, actor=Acting(principal.user_id, principal.email)
+    )
     if certificate is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No certificate has this code")
-    return verification(certificate)
+    return verification(certificate, settings)
