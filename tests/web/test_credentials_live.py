@@ -6,6 +6,7 @@ says revoked. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from ecampus.certificates import status
 from tests import factories, liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET
 
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = "demo-course"
 KEY = {"q1": "b", "q2": ["x", "z"], "q3": True, "q4": " igm ", "q5": 7}
 
@@ -63,6 +65,28 @@ def cli(
         timeout=120,
         check=True,
     )
+
+
+def guide_script(tmp_path: Path) -> Path:
+    """docs/credentials.md's verification script, as a verifier copies it."""
+    guide = (ROOT / "docs" / "credentials.md").read_text(encoding="utf-8")
+    section = guide.split("### With Python (PyJWT)", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert code is not None
+    script = tmp_path / "verify.py"
+    script.write_text(code.group(1), encoding="utf-8")
+    return script
+
+
+def run_guide(script: Path, base: str, credential: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(script), base, str(credential)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
 
 
 def bearer(http: httpx.Client, email: str, password: str) -> dict[str, str]:
@@ -110,6 +134,14 @@ def test_fetch_verify_revoke_on_a_live_server(
         assert credential["jti"] == f"{base}/verify/{code}"
         assert credential["credentialSubject"]["achievement"]["name"] == "Curso de prueba"
         assert revoked(http, credential) is False
+        saved = tmp_path / "credential.jwt"
+        saved.write_text(fetched.text, encoding="utf-8")
+        script = guide_script(tmp_path)
+        assert run_guide(script, base, saved).splitlines() == [
+            f"Signature OK: {learner['full_name']} | Curso de prueba | 2.0 h | score ['100'] "
+            f"| from {credential['validFrom']}",
+            "Status: valid (not revoked)",
+        ]
 
         cli("users", "create", "jefa@example.org", "--role", "coordinator", "--full-name",
             "Jefa de Programa", "--password-stdin", env=env, cwd=tmp_path,
@@ -122,5 +154,6 @@ def test_fetch_verify_revoke_on_a_live_server(
         )
         assert answer.status_code == 200, answer.text
         assert revoked(http, credential) is True
+        assert run_guide(script, base, saved).splitlines()[-1] == "Status: REVOKED"
         # The credential the learner downloaded still verifies: it is the status that changed.
         assert verified(http, fetched.text)["jti"] == credential["jti"]
