@@ -115,7 +115,7 @@ def _pydantic_message(error: Any) -> Message:
         pattern = str(ctx.get("pattern", ""))
         if "https?" in pattern:
             return Message(_URL_PATTERN)
-        return Message(_ID_PATTERN if "a-z0-9" in pattern else _LANGUAGE_PATTERN)
+        return Message(_ID_PATTERN if "[a-z0-9]+" in pattern else _LANGUAGE_PATTERN)
     if kind == "value_error":
         cause = ctx.get("error")
         if isinstance(cause, schema.FormatError):
