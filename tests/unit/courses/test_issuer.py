@@ -62,8 +62,10 @@ def test_the_bundled_issuer_is_a_sample_institution_with_its_images() -> None:
     assert [p.format(BUNDLED) for p in result.problems if p.severity == "error"] == []
     issuer = result.issuer
     assert issuer is not None
-    assert "(ejemplo)" in issuer.name["es"] and "(sample)" in issuer.name["en"]
-    assert issuer.logo is not None and issuer.logo.is_file()
+    assert "(ejemplo)" in issuer.name["es"]
+    assert "(sample)" in issuer.name["en"]
+    assert issuer.logo is not None
+    assert issuer.logo.is_file()
     assert len(issuer.signatories) == 2
     assert all(s.signature is not None and s.signature.is_file() for s in issuer.signatories)
     # Every course and programme carries it, paths relative to the courses folder.
@@ -203,7 +205,12 @@ def test_a_programme_overrides_the_issuer_of_its_diploma(tmp_path: Path) -> None
 def test_ecampus_validate_reports_issuer_errors_as_file_line_col(tmp_path: Path) -> None:
     root = catalogue(tmp_path, ISSUER.replace("    title: Coordinador", "    titel: Coordinador"))
 
-    result = ecampus("validate", str(root), cwd=tmp_path, env={"LANG": "en_US.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""})
+    result = ecampus(
+        "validate",
+        str(root),
+        cwd=tmp_path,
+        env={"LANG": "en_US.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""},
+    )
 
     assert result.returncode == 1
     expected = "courses/issuer.yaml:13:5: unknown key 'titel' (did you mean 'title'?)"
@@ -230,12 +237,14 @@ def test_a_broken_issuer_keeps_serving_the_last_good_one(tmp_path: Path) -> None
 def test_current_issuer_follows_the_file(tmp_path: Path) -> None:
     root = catalogue(tmp_path, ISSUER)
     first = current_issuer(root)
-    assert first is not None and first.name["en"] == "Test Institute"
+    assert first is not None
+    assert first.name["en"] == "Test Institute"
 
     (root / "issuer.yaml").write_text(ISSUER.replace("Test Institute", "Other Institute"))
 
     changed = current_issuer(root)
-    assert changed is not None and changed.name["en"] == "Other Institute"
+    assert changed is not None
+    assert changed.name["en"] == "Other Institute"
     shutil.rmtree(root)
     assert current_issuer(root) is None
 
@@ -255,7 +264,8 @@ def test_schema_describes_every_key_and_the_committed_file_is_current() -> None:
     described = [schema["properties"], schema["$defs"]["Signatory"]["properties"]]
     for properties in described:
         for name, value in properties.items():
-            assert value.get("title") and value.get("description"), name
+            assert value.get("title"), name
+            assert value.get("description"), name
     assert schema["required"] == ["name"]
     assert schema["additionalProperties"] is False
     committed = json.loads((BUNDLED / "issuer.schema.json").read_text(encoding="utf-8"))
