@@ -133,6 +133,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/favicon.ico"): public(),
     ("GET", "/schema/course.json"): public(),
     ("GET", "/schema/programme.json"): public(),
+    ("GET", "/schema/issuer.json"): public(),
     ("GET", "/healthz"): public(),
     # Catalogue and course outlines: public (published courses).
     ("GET", "/"): public(),
