@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from ecampus import countries
+from ecampus.accounts import passwords, sessions
 from ecampus.accounts import service as accounts
-from ecampus.accounts import sessions
 from ecampus.accounts.models import InstitutionType, User
 from ecampus.accounts.schemas import LANGUAGES, RegisterIn
 from ecampus.settings import Settings
@@ -33,7 +33,7 @@ from ecampus.web.deps import (
 )
 from ecampus.web.pages import page_language
 from ecampus.web.templating import gettext as _
-from ecampus.web.throttle import PageSignIn, charge_address
+from ecampus.web.throttle import PageSignIn, charge_address, start_sign_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,7 +72,9 @@ def form_choices(language: str) -> dict[str, Any]:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, templates: TemplatesDep, next: str = "/") -> HTMLResponse:
     return templates.render(
-        request, "accounts/login.html", {"next": safe_next(next), "error": None}
+        request,
+        "accounts/login.html",
+        {"next": safe_next(next), "error": None, "reset": request.query_params.get("reset") == "1"},
     )
 
 
@@ -222,6 +224,8 @@ def profile_page(
             "values": values,
             "errors": {},
             "saved": request.query_params.get("saved") == "1",
+            "password_changed": request.query_params.get("password") == "changed",
+            "password_errors": {},
             **form_choices(page_language(request)),
         },
     )
@@ -279,6 +283,66 @@ async def save_profile(
     response = RedirectResponse("/profile?saved=1", status_code=303)
     response.set_cookie(LANG_COOKIE, user.language, max_age=60 * 60 * 24 * 365, samesite="lax")
     return response
+
+
+@router.post("/profile/password", dependencies=[FormCsrf])
+async def change_password(
+    request: Request,
+    principal: PageUser,
+    templates: TemplatesDep,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    confirm_password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    """A new password: every other session of the account is signed out, this one stays.
+    Wrong current passwords count as failed sign-ins of the account, as in the API."""
+    errors: dict[str, str] = {}
+    if len(new_password) < passwords.MIN_LENGTH:
+        errors["new_password"] = _("The password needs at least 8 characters.")
+    elif new_password != confirm_password:
+        errors["confirm_password"] = _("The two passwords are not the same.")
+    status_code, headers = 422, {}
+    if not errors:
+        attempt = await start_sign_in(request, principal.email)
+        if attempt.refused is not None:
+            errors["current_password"] = str(attempt.refused.detail)
+            status_code, headers = 429, dict(attempt.refused.headers or {})
+        else:
+
+            def change(db: Session) -> bool:
+                user = db.get(User, principal.user_id)
+                return user is not None and sessions.change_password(
+                    db, user=user, current=current_password, new=new_password,
+                    keep=principal.token_id,
+                )  # fmt: skip
+
+            async with request.app.state.password_gate.slot():
+                changed = await in_session(request, change)
+            if changed:
+                await attempt.succeeded()
+                return RedirectResponse("/profile?password=changed", status_code=303)
+            await attempt.failed()
+            errors["current_password"] = _("The current password is not correct.")
+            status_code = 400
+
+    def page(db: Session) -> Response:
+        user = db.get(User, principal.user_id)
+        return templates.render(
+            request,
+            "accounts/profile.html",
+            {
+                "values": user.model_dump() if user else {},
+                "errors": {},
+                "saved": False,
+                "password_changed": False,
+                "password_errors": errors,
+                **form_choices(page_language(request)),
+            },
+            status_code=status_code,
+            headers=headers,
+        )
+
+    return await in_session(request, page)
 
 
 @router.get("/lang/{code}")
