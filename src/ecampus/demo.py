@@ -252,23 +252,24 @@ class _Generator:
         )
         plan.counts.learners += 1
         chosen: list[str] = []
-        programme = None
         if self.programmes and rng.random() < PROGRAMME_SHARE:
-            programme = rng.choice(self.programmes)
-            chosen = list(programme.courses)
+            chosen = list(rng.choice(self.programmes).courses)
         others = [c.id for c in self.courses if c.id not in chosen]
         rng.shuffle(others)
         chosen += others[: max(0, min(ENROLMENTS_PER_LEARNER, len(self.courses)) - len(chosen))]
         drive = rng.random()  # how far this person tends to get
         age = (self.now - start).days
-        completed: dict[str, tuple[datetime, float | None, str]] = {}
+        completed: dict[str, tuple[datetime, float | None, str | None]] = {}
         for offset, course_id in enumerate(chosen):
             course = self.by_id[course_id]
             enrolled = start + timedelta(hours=offset * rng.uniform(0, 48))
             done = self._enrolment(rng, plan, place, course, enrolled, drive, age)
             if done is not None:
                 completed[course_id] = done
-        if programme is not None and all(c in completed for c in programme.courses):
+        for programme in self.programmes:
+            # Whoever completed every course of a programme has its diploma, as in the app.
+            if not all(c in completed for c in programme.courses):
+                continue
             parts = [completed[c] for c in programme.courses]
             scores = [s for _, s, _ in parts if s is not None]
             plan.diplomas.append(
@@ -295,7 +296,7 @@ class _Generator:
                             for c in programme.courses
                         ],
                     },
-                    [completed[c][2] for c in programme.courses],
+                    [code for c in programme.courses if (code := completed[c][2])],
                 )
             )
             plan.counts.diplomas += 1
@@ -309,7 +310,7 @@ class _Generator:
         enrolled: datetime,
         drive: float,
         age: int,
-    ) -> tuple[datetime, float | None, str] | None:
+    ) -> tuple[datetime, float | None, str | None] | None:
         """One enrolment with its items and attempts; (completed_at, score, certificate
         code) when it is completed."""
         order = course.order
@@ -411,8 +412,8 @@ class _Generator:
         if completed_at is None:
             return None
         plan.counts.completed += 1
-        code = _code(rng)
-        if course.certificate:
+        code = _code(rng) if course.certificate else None
+        if code is not None:
             plan.certificates.append(
                 (
                     place,

@@ -20,6 +20,7 @@ from ecampus.certificates.service import normalise_code
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import progress
 from ecampus.learning.models import Cohort, Enrollment, ItemProgress
+from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes.models import Attempt
 from tests import factories
 from tests.conftest import BUNDLED_COURSES, make_settings
@@ -162,6 +163,11 @@ def test_demo_learners_look_real_and_repeat_for_a_seed(database_url: str) -> Non
             assert (diploma.subject_id, diploma.hours) == (programme.id, programme.hours)
             assert [c["course_id"] for c in diploma.courses or []] == list(programme.courses)
             assert sum(p.diploma_id == diploma.id for p in parts) == len(programme.courses)
+
+        # Nothing is missing that the app would issue: every completion has its certificate,
+        # and everyone who completed a programme's courses has the diploma.
+        with Session(engine) as session:
+            assert repair_missing_certificates(session, catalogue=catalogue) == []
 
         # The reports read it like any other data.
         coordinator = factories.staff(client, Role.coordinator)
