@@ -192,6 +192,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/verify/{code}"): public(),
     ("GET", "/verify"): public(),
     ("GET", "/certificates/{code}.pdf"): public(),
+    # Digital credentials: anyone holding a code; the keys and the status lists are public.
+    ("GET", "/api/v1/certificates/{code}/credential"): public(),
+    ("GET", "/certificates/{code}/credential"): public(),
+    ("GET", "/.well-known/jwks.json"): public(),
+    ("GET", "/api/v1/credentials/status/{list_number}"): public(),
     # Coordination: coordinators and admins.
     ("POST", "/api/v1/certificates/{code}/revoke"): api(
         200, *STAFF, request=Request(VICTIM_CODE, json=lambda w, c: {"reason": "Matrix test"})
@@ -260,6 +265,7 @@ def path_values(world: World, overrides: Mapping[str, str]) -> dict[str, str]:
         "course_id": COURSE,
         "item_id": LESSON,
         "code": world.certificate,
+        "list_number": "0",
         "email": world.callers["learner"].email,
         "name": "css/app.css",
         "path": "img/mapa.png",

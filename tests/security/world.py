@@ -20,6 +20,7 @@ from ecampus.accounts import service as accounts
 from ecampus.accounts import tokens
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.schemas import RegisterIn
+from ecampus.certificates import keys
 from ecampus.web import sessions as session_cookie
 from ecampus.web.deps import CSRF_COOKIE
 from ecampus.web.sessions import SESSION_COOKIE
@@ -176,6 +177,8 @@ def build_world(client: TestClient) -> World:
     victim.name = "victim"
     spare = _create(client, Role.learner, full_name="Spare Learner")
     spare.name = "spare"
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        keys.generate(session, secret=client.app.state.settings.secret_key)  # type: ignore[attr-defined]
     certificate = _finish_course(client, callers["learner"].token)
     victim_certificate = _finish_course(client, victim.token)
     admin = {"Authorization": f"Bearer {callers['admin'].token}"}
