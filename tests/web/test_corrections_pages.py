@@ -198,6 +198,10 @@ def test_rename_and_close_a_cohort(client: TestClient) -> None:
     )
     assert refused.status_code == 409
     assert "Esta cohorte está cerrada" in refused.text
+    listed = client.get("/coordinator/cohorts").text
+    assert "Cerrada el" in listed
+    assert 'href="/coordinator/cohorts/dip-2026"' in listed
+    assert '<option value="dip-2026"' not in listed  # not offered for new enrolments
     speak(client, "en")
     review = client.post(
         "/coordinator/cohorts/dip-2026/close",
