@@ -22,6 +22,7 @@ from sqlmodel import Session
 from ecampus.accounts import service as accounts
 from ecampus.accounts.models import Role
 from ecampus.accounts.schemas import RegisterIn
+from ecampus.certificates import keys
 from ecampus.db import make_engine
 from tests import factories, liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET
@@ -44,6 +45,7 @@ def server(
     engine = make_engine(url)
     with Session(engine) as session:
         accounts.create_user(session, data=RegisterIn(**admin), role=Role.admin)
+        keys.generate(session, secret=SECRET)  # credentials and status lists sign
     engine.dispose()
     port = liveserver.free_port()
     env = {

@@ -88,7 +88,10 @@ def jwks(session: SessionDep) -> JSONResponse:
 @router.get(
     "/api/v1/certificates/{code}/credential",
     response_class=Response,
-    responses={200: {"content": _VC_JWT, "description": "The signed OpenBadgeCredential"}},
+    responses={
+        200: {"content": _VC_JWT, "description": "The signed OpenBadgeCredential"},
+        410: {"description": "The certificate was revoked or superseded"},
+    },
 )
 def credential(
     code: str, session: SessionDep, settings: SettingsDep, catalogue: CatalogueDep
