@@ -160,6 +160,15 @@ def test_deactivated_accounts_get_no_mail_and_their_links_stop(client: TestClien
         "/api/v1/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD}
     )
     assert used.status_code == 400
+    # Reactivated, the account signs in with its password; links from before stay dead.
+    assert (
+        client.post(f"/api/v1/users/{data['email']}/reactivate", headers=admin).status_code == 200
+    )
+    after = client.post(
+        "/api/v1/auth/password-reset/confirm", json={"token": token, "password": NEW_PASSWORD}
+    )
+    assert after.status_code == 400
+    factories.token(client, data["email"], data["password"])
 
 
 def test_reset_requests_are_throttled_per_address_and_per_account(client: TestClient) -> None:

@@ -103,7 +103,6 @@ def _creator(session: Session, staff: Staff) -> User | None:
 def deactivate(session: Session, *, staff: Staff | str, user: User) -> User:
     """The account cannot sign in, its sessions end at once and its open links stop
     working. Audit-logged; commits."""
-    links.retire_links(session, user=user)
     record(session, staff, "account.deactivate", user.email, {"role": user.role})
     return sessions.deactivate(session, user=user)
 

@@ -19,10 +19,11 @@ from sqlalchemy.sql.selectable import Join
 from sqlmodel import Session
 
 from ecampus.accounts import passwords, tokens
-from ecampus.accounts.models import User, UserSession
+from ecampus.accounts.models import AccountToken, User, UserSession
 
 _users = User.__table__  # type: ignore[attr-defined]
 _sessions = UserSession.__table__  # type: ignore[attr-defined]
+_tokens = AccountToken.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +158,15 @@ def end_sessions(db: Session, *, user: User, keep: str | None = None, commit: bo
 
 
 def deactivate(db: Session, *, user: User) -> User:
-    """The account cannot sign in, and its sessions end at once (commits)."""
+    """The account cannot sign in, its sessions end at once, and no invitation or reset
+    link handed out before opens it, even after a reactivation (commits)."""
     user.is_active = False
     db.add(user)
+    db.execute(
+        update(_tokens)
+        .where(_tokens.c.user_id == user.id, _tokens.c.used_at.is_(None))
+        .values(used_at=datetime.now(UTC))
+    )
     end_sessions(db, user=user)
     return user
 
