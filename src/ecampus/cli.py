@@ -265,6 +265,7 @@ def cmd_users_access(args: argparse.Namespace) -> int:
 
     from ecampus.accounts import service as accounts
     from ecampus.accounts import sessions
+    from ecampus.audit.service import record
     from ecampus.db import make_engine
 
     engine = make_engine(_settings().database_url)
@@ -274,6 +275,8 @@ def cmd_users_access(args: argparse.Namespace) -> int:
             if user is None:
                 print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
                 return 1
+            # Audit-logged in the action's own transaction (deactivate/reactivate commit).
+            record(session, "cli", f"account.{args.action}", user.email, {"role": user.role})
             if args.action == "deactivate":
                 sessions.deactivate(session, user=user)
                 print(f"{user.email} is deactivated: signed out everywhere, cannot sign in")

@@ -16,7 +16,7 @@ from ecampus.accounts import service as accounts
 from ecampus.accounts import sessions
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.tokens import Principal
-from ecampus.audit.service import Acting
+from ecampus.audit.service import Acting, record
 from ecampus.learning import cohorts
 from ecampus.onboarding import service as onboarding
 from ecampus.reports import export
@@ -215,12 +215,19 @@ def _account_to_manage(session: Session, email: str, principal: Principal) -> Us
 @router.post("/users/{email}/deactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def deactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account cannot sign in, and its sessions are refused from the next request on."""
-    user = sessions.deactivate(session, user=_account_to_manage(session, email, principal))
+    user = _account_to_manage(session, email, principal)
+    # Recorded in the deactivation's own transaction (sessions.deactivate commits both).
+    record(session, Acting(principal.user_id, principal.email), "account.deactivate",
+           user.email, {"role": user.role})  # fmt: skip
+    user = sessions.deactivate(session, user=user)
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
 
 
 @router.post("/users/{email}/reactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def reactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account may sign in again (its old sessions stay ended)."""
-    user = sessions.reactivate(session, user=_account_to_manage(session, email, principal))
+    user = _account_to_manage(session, email, principal)
+    record(session, Acting(principal.user_id, principal.email), "account.reactivate",
+           user.email, {"role": user.role})  # fmt: skip
+    user = sessions.reactivate(session, user=user)
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
