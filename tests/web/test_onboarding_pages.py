@@ -167,3 +167,33 @@ def test_learners_cannot_import(client: TestClient) -> None:
     learner = factories.register(client)
     login(client, learner["email"], learner["password"])
     assert client.get(PAGE).status_code == 403
+
+
+def test_enrolment_banner_is_green_only_when_everyone_was_enrolled(client: TestClient) -> None:
+    learner = factories.register(client)
+    coordinator(client)
+    token = csrf(client.get("/coordinator/cohorts").text)
+    form = {
+        "csrf_token": token,
+        "action": "enrol",
+        "cohort": "diplomado-2026",
+        "target": "programme:demo-programme",
+    }
+    missing = client.post(
+        "/coordinator/cohorts", data={**form, "emails": "nadie@example.org\notra@example.org"}
+    )
+    assert missing.status_code == 200
+    assert 'class="notice warn"' in missing.text
+    assert 'class="notice ok"' not in missing.text
+    assert 'href="/coordinator/cohorts/diplomado-2026/import"' in missing.text
+    assert "2 personas aún no tienen cuenta" in missing.text
+    everyone = client.post("/coordinator/cohorts", data={**form, "emails": learner["email"]})
+    assert 'class="notice ok"' in everyone.text
+    assert "Inscripciones actualizadas" in everyone.text
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        from ecampus.audit.models import AuditEntry
+        from ecampus.learning.models import Enrollment
+
+        assert session.exec(select(Enrollment.course_id)).all() == ["demo-course"]
+        actions = [e.action for e in session.exec(select(AuditEntry))]
+        assert actions.count("cohort.enrol") == 2

@@ -13,9 +13,11 @@ from sqlmodel import Session
 
 from ecampus import countries
 from ecampus.accounts.models import InstitutionType
+from ecampus.audit.service import Acting
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
+from ecampus.onboarding import service as onboarding
 from ecampus.reports.queries import report_rows, summary
 from ecampus.web.deps import (
     CatalogueDep,
@@ -90,6 +92,7 @@ def _cohorts_page(
         {
             "cohorts": cohorts.summaries(session),
             "courses": list(catalogue.courses.values()),
+            "programmes": sorted(catalogue.programmes.values(), key=lambda p: p.title),
             "message": message,
             "error": error,
             "outcome": outcome,
@@ -131,28 +134,50 @@ async def cohorts_action(
                 status_code=422,
             )
         try:
-            await run_in_threadpool(cohorts.create, session, code=code, name=name)
+            await run_in_threadpool(
+                cohorts.create,
+                session,
+                code=code,
+                name=name,
+                actor=Acting(principal.user_id, principal.email),
+            )
         except cohorts.CohortExists:
             return page(error=_("A cohort with this code already exists."), status_code=409)
         request.state.form_values = {}
         return page(message=_("Cohort %(code)s created.", code=code))
     cohort = cohorts.by_code(session, values.get("cohort", ""))
-    course = catalogue.get(values.get("course", ""))
+    # `target` is "course:ID" or "programme:ID"; a bare `course` (older forms) still works.
+    chosen = values.get("target") or f"course:{values.get('course', '')}"
+    kind, _sep, target_id = chosen.partition(":")
     emails = [e for e in re.split(r"[\s,;]+", values.get("emails", "")) if e]
-    if cohort is None or course is None or not emails:
+    try:
+        target = onboarding.target_for(
+            catalogue,
+            course=target_id if kind == "course" else "",
+            programme=target_id if kind == "programme" else "",
+        )
+    except (LookupError, ValueError):
+        target = None
+    if cohort is None or target is None or not emails:
         return page(
             error=_("Choose a cohort and a course, and list at least one email."), status_code=422
         )
     try:
         outcome = await run_in_threadpool(
-            cohorts.enrol, session, cohort=cohort, course_id=course.id, emails=emails
+            onboarding.enrol_existing,
+            session,
+            cohort=cohort,
+            target=target,
+            emails=emails,
+            actor=Acting(principal.user_id, principal.email),
         )
     except cohorts.CohortClosed:
         return page(
             error=_("This cohort is closed: it takes no new enrolments. Reopen it first."),
             status_code=409,
         )
-    return page(outcome=outcome, message=_("Enrolments updated."))
+    # The banner says whether everything happened (see cohorts.html), so no message here.
+    return page(outcome=outcome)
 
 
 @router.get("/coordinator/certificates", response_class=HTMLResponse)
