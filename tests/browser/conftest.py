@@ -123,6 +123,13 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
             f"{created.stdout}\n{created.stderr}"
         )
 
+    keys = subprocess.run(
+        [sys.executable, "-m", "ecampus.cli", "keys", "generate"],
+        env=env, cwd=folder, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if keys.returncode != 0:
+        pytest.fail(f"`ecampus keys generate` failed ({keys.returncode}):\n{keys.stderr}")
+
     command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with liveserver.running(

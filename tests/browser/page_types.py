@@ -32,6 +32,7 @@ PAGE_TYPES = (
     "register-errors",
     "verify-form",
     "verify-valid",
+    "credential",
     "verify-unknown",
     "not-found",
     "forbidden",
@@ -98,6 +99,7 @@ def open_page_type(
             "course-completed": f"/courses/{COURSE_ID}",
             "my-learning": "/me",
             "verify-valid": f"/verify/{people.certificate}",
+            "credential": f"/certificates/{people.certificate}/credential",
         }[kind]
     page = context.new_page()
     if errors is not None:  # uncaught exceptions in the page's scripts
