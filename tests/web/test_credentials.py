@@ -272,6 +272,28 @@ def test_revoking_sets_the_bit_in_the_status_list(client: TestClient) -> None:
     assert "revoked" in gone.json()["detail"]
 
 
+def test_a_superseded_certificate_is_set_and_points_to_its_replacement(
+    client: TestClient,
+) -> None:
+    generate_key(client)
+    code, _auth, _data = completed(client)
+    key_set = client.get("/.well-known/jwks.json").json()
+    old = verify(client.get(f"/api/v1/certificates/{code}/credential").text, key_set)
+    coordinator = factories.staff(client, Role.coordinator)
+    reissued = client.post(f"/api/v1/certificates/{code}/reissue", headers=coordinator)
+    assert reissued.status_code == 200, reissued.text
+    new_code = reissued.json()["code"]
+    assert new_code != code
+    assert status_bit(client, old, key_set) is True
+    gone = client.get(f"/api/v1/certificates/{code}/credential")
+    assert gone.status_code == 410
+    assert gone.json() == {"detail": f"This certificate was replaced by {new_code}"}
+    new = verify(client.get(f"/api/v1/certificates/{new_code}/credential").text, key_set)
+    assert new["sub"] == old["sub"]  # the same learner
+    assert new["credentialStatus"]["statusListIndex"] != old["credentialStatus"]["statusListIndex"]
+    assert status_bit(client, new, key_set) is False
+
+
 def test_without_a_key_credentials_are_unavailable_not_broken(client: TestClient) -> None:
     code, _auth, _data = completed(client)
     assert client.get("/.well-known/jwks.json").json() == {"keys": []}
