@@ -56,6 +56,7 @@ from ecampus.web.routes import (
     html_onboarding,
     html_outbox,
     html_people,
+    html_programmes,
     html_recovery,
     media,
 )
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         html_onboarding,
         html_audit,
         html_people,
+        html_programmes,
         html_outbox,
         authoring,
         media,

@@ -1,4 +1,4 @@
-"""Completion reports as CSV (streamed) and XLSX, safe to open in a spreadsheet."""
+"""Reports as CSV and JSON (streamed) and XLSX, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
+import orjson
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -51,6 +52,32 @@ def csv_chunks(
             writer = csv.writer(buffer)
     if tail := buffer.getvalue():
         yield tail.encode("utf-8")
+
+
+def json_chunks(
+    rows: Iterable[Mapping[str, object]], *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[bytes]:
+    """Yield a JSON array of the rows in chunks of about ``chunk_size``; datetimes as ISO
+    8601 with their offset (``+00:00`` for the stored UTC instants)."""
+    buffer = bytearray(b"[")
+    separator = b""
+    for row in rows:
+        buffer += separator
+        buffer += orjson.dumps(row, default=_json_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        separator = b","
+        if len(buffer) >= chunk_size:
+            yield bytes(buffer)
+            buffer.clear()
+    buffer += b"]"
+    yield bytes(buffer)
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def csv_cell(value: object) -> str:

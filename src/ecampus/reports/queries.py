@@ -33,8 +33,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("completed_at", "completed_at"),
     ("certificate", "certificate"),
     ("course_group", "course_group"),
+    ("last_activity_at", "last_activity_at"),
+    ("withdrawn_at", "withdrawn_at"),
 )
-DATE_FIELDS = ("enrolled_at", "completed_at")
+DATE_FIELDS = ("enrolled_at", "completed_at", "last_activity_at")
+# An enrolment's status in a report: its progress, or `withdrawn` (kept for the record, no
+# longer counted, and shown only when asked for).
+WITHDRAWN = "withdrawn"
+STATUSES = ("not_started", "in_progress", "completed", WITHDRAWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,9 @@ class Filters:
     cohort: str | None = None
     country: str | None = None
     institution_type: str | None = None
+    programme: str | None = None
+    programme_courses: tuple[str, ...] = ()  # the programme's courses, from the catalogue
+    status: str | None = None  # one of STATUSES; None: every status but withdrawn
     since: date | None = None  # inclusive, a local day in `zone`
     until: date | None = None  # inclusive, a local day in `zone`
     date_field: str = "enrolled_at"
@@ -80,6 +89,8 @@ def completions(
             e.c.status,
             e.c.completed_at,
             cert.c.code,
+            e.c.last_activity_at,
+            e.c.withdrawn_at,
         )
         .select_from(
             e.join(u, u.c.id == e.c.user_id)
@@ -96,17 +107,27 @@ def completions(
         )
         .order_by(e.c.enrolled_at, e.c.id)
     )
+    if filters.status == WITHDRAWN:
+        statement = statement.where(e.c.withdrawn_at.is_not(None))
+    else:
+        statement = statement.where(e.c.withdrawn_at.is_(None))
+        if filters.status:
+            statement = statement.where(e.c.status == filters.status)
     if filters.course:
         statement = statement.where(e.c.course_id == filters.course)
     if filters.courses:
         statement = statement.where(e.c.course_id.in_(filters.courses))
+    if filters.programme:
+        statement = statement.where(e.c.course_id.in_(filters.programme_courses))
     if filters.cohort:
         statement = statement.where(c.c.code == filters.cohort)
     if filters.country:
         statement = statement.where(u.c.country == filters.country.upper())
     if filters.institution_type:
         statement = statement.where(u.c.institution_type == filters.institution_type)
-    column = e.c.completed_at if filters.date_field == "completed_at" else e.c.enrolled_at
+    column = {"completed_at": e.c.completed_at, "last_activity_at": e.c.last_activity_at}.get(
+        filters.date_field, e.c.enrolled_at
+    )
     # Local days become UTC bounds, so the stored UTC column is compared as it is (indexes
     # stay usable) rather than converted on every row.
     start, end = day_bounds(filters.since, filters.until, filters.zone or get_settings().zone)
@@ -132,10 +153,12 @@ def completions(
             "enrolled_at": row[7],
             "progress": row[8],
             "score": row[9],
-            "status": row[10],
+            "status": WITHDRAWN if row[14] is not None else row[10],
             "completed_at": row[11],
             "certificate": row[12],
             "course_group": (groups or {}).get(row[5], row[5]),
+            "last_activity_at": row[13],
+            "withdrawn_at": row[14],
         }
 
 

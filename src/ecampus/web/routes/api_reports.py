@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import orjson
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, EmailStr, Field, model_validator
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from ecampus.accounts import service as accounts
@@ -17,10 +17,14 @@ from ecampus.accounts import sessions
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.tokens import Principal
 from ecampus.audit.service import Acting, record
+from ecampus.db import ConnectionGate
 from ecampus.learning import cohorts
 from ecampus.onboarding import service as onboarding
-from ecampus.reports import export
+from ecampus.reports import dashboard, export
+from ecampus.reports.programmes import COLUMNS as PROGRAMME_COLUMNS
+from ecampus.reports.programmes import programme_rows
 from ecampus.reports.queries import COLUMNS, report_rows, summary
+from ecampus.web.dashboard import OptionsDep, programme_courses
 from ecampus.web.deps import (
     Admin,
     ApiCsrf,
@@ -32,7 +36,7 @@ from ecampus.web.deps import (
     gated_stream,
 )
 from ecampus.web.downloads import content_disposition
-from ecampus.web.filters import FiltersDep
+from ecampus.web.filters import FiltersDep, ProgrammeFiltersDep
 
 router = APIRouter(prefix="/api/v1", tags=["coordination"])
 
@@ -68,6 +72,46 @@ class RoleIn(BaseModel):
     role: Role
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def report_response(
+    *,
+    format: str,
+    name: str,
+    sheet: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Callable[[Session], Iterator[dict[str, Any]]],
+    session: Session,
+    engine: Engine,
+    gate: ConnectionGate,
+) -> Response:
+    """A report as a download: CSV and JSON streamed from a session of their own (the
+    request's is closed before streaming starts), XLSX built in constant memory."""
+    if format == "xlsx":
+        data = export.xlsx_bytes(rows(session), columns, sheet_name=sheet)
+        return Response(
+            data,
+            media_type=XLSX,
+            headers={"content-disposition": content_disposition(f"{name}.xlsx")},
+        )
+
+    def stream() -> Iterator[bytes]:
+        with Session(engine) as own:
+            if format == "csv":
+                yield from export.csv_chunks(rows(own), columns)
+            else:
+                yield from export.json_chunks(rows(own))
+
+    if format == "csv":
+        return StreamingResponse(
+            gated_stream(gate, stream),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": content_disposition(f"{name}.csv")},
+        )
+    return StreamingResponse(gated_stream(gate, stream), media_type="application/json")
+
+
 @router.get("/reports/completions")
 def completion_report(
     principal: Coordinator,
@@ -78,35 +122,51 @@ def completion_report(
     filters: FiltersDep,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
-    """One row per enrolment. `since`/`until` are inclusive days on `date_field`, in the
-    institution's time zone (ECAMPUS_TIMEZONE); timestamps in the rows are UTC."""
+    """One row per enrolment. Withdrawn enrolments appear only with `status=withdrawn`.
+    `since`/`until` are inclusive days on `date_field`, in the institution's time zone
+    (ECAMPUS_TIMEZONE); timestamps in the rows are UTC."""
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    name = f"completions-{filters.course or 'all'}-{stamp}"
-    if format == "csv":
+    return report_response(
+        format=format,
+        name=f"completions-{filters.course or filters.programme or 'all'}-{stamp}",
+        sheet="Completions",
+        columns=COLUMNS,
+        rows=lambda own: report_rows(own, filters, catalogue),
+        session=session,
+        engine=engine,
+        gate=gate,
+    )
 
-        def stream() -> Iterator[bytes]:
-            # Its own session: the request's is closed before streaming starts.
-            with Session(engine) as own:
-                yield from export.csv_chunks(report_rows(own, filters, catalogue), COLUMNS)
 
-        return StreamingResponse(
-            gated_stream(gate, stream),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": content_disposition(f"{name}.csv")},
-        )
-    rows = report_rows(session, filters, catalogue)
-    if format == "xlsx":
-        data = export.xlsx_bytes(rows, COLUMNS, sheet_name="Completions")
-        return Response(
-            data,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"content-disposition": content_disposition(f"{name}.xlsx")},
-        )
-    payload = [
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-        for row in rows
-    ]
-    return Response(orjson.dumps(payload), media_type="application/json")
+@router.get("/reports/programmes")
+def programme_report(
+    principal: Coordinator,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    engine: EngineDep,
+    gate: GateDep,
+    filters: ProgrammeFiltersDep,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """One row per participant and programme: courses and hours completed of the total,
+    last activity, the diploma's code (or empty) and when it was completed. A participant
+    has an enrolment (not withdrawn) in at least one course of the programme; timestamps
+    are UTC."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    programmes = list(catalogue.programmes.values())
+    courses = dict(catalogue.courses)
+    return report_response(
+        format=format,
+        name=f"programmes-{filters.programme or 'all'}-{filters.cohort or 'all'}-{stamp}",
+        sheet="Programmes",
+        columns=PROGRAMME_COLUMNS,
+        rows=lambda own: programme_rows(
+            own, programmes=programmes, courses=courses, filters=filters
+        ),
+        session=session,
+        engine=engine,
+        gate=gate,
+    )
 
 
 @router.get("/reports/summary")
@@ -114,6 +174,36 @@ def completion_summary(
     principal: Coordinator, catalogue: CatalogueDep, session: SessionDep, filters: FiltersDep
 ) -> dict[str, Any]:
     return summary(report_rows(session, filters, catalogue))
+
+
+@router.get("/reports/dashboard")
+def dashboard_figures(
+    principal: Coordinator,
+    catalogue: CatalogueDep,
+    session: SessionDep,
+    filters: FiltersDep,
+    options: OptionsDep,
+) -> dict[str, Any]:
+    """The coordinator dashboard's figures, counted by the database: totals, and per course,
+    programme, cohort, country and institution type `enrolled` (participants for a
+    programme), `active` (activity in the last 30 days), `completed` (diplomas for a
+    programme), `completion_rate` and `average_score` (percentages), and completions per
+    local `month` or ISO `week` (`period`). Withdrawn enrolments are not counted."""
+    figures = dashboard.compute(
+        session,
+        filters,
+        programmes=programme_courses(catalogue),
+        programme=options.programme,
+        period=options.period,
+    )
+    cohort_names = {c.code: c.name for c in cohorts.all_cohorts(session)}
+    return figures.as_dict(
+        labels={
+            "courses": lambda key: c.title if (c := catalogue.get(key)) else key,
+            "programmes": lambda key: p.title if (p := catalogue.programmes.get(key)) else key,
+            "cohorts": lambda key: cohort_names.get(key, key),
+        }
+    )
 
 
 @router.get("/cohorts")
