@@ -327,8 +327,9 @@ def test_the_learner_downloads_and_reads_the_credential(client: TestClient) -> N
     code, auth, data = completed(client)
     client.cookies.set("ecampus_session", auth["Authorization"].removeprefix("Bearer "))
     mine = client.get("/me", headers={"accept-language": "es"})
-    assert f'href="/certificates/{code}/credential"' in mine.text
-    assert "Credencial digital" in mine.text
+    assert f'href="/api/v1/certificates/{code}/credential" hx-boost="false" download>' in mine.text
+    assert "Credencial digital (.jwt)" in mine.text
+    assert f'href="/certificates/{code}/credential">ver qué dice</a>' in mine.text
     page = client.get(f"/certificates/{code}/credential", headers={"accept-language": "es"})
     assert page.status_code == 200
     assert f'href="/api/v1/certificates/{code}/credential"' in page.text
