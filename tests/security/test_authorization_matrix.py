@@ -124,6 +124,7 @@ def new_cohort(world: World, _caller: Caller) -> dict[str, Any]:
 
 VICTIM = {"email": "victim"}  # stands for the victim's email (filled in at run time)
 VICTIM_CODE = {"code": "victim"}
+NO_LINK = "x" * 43  # shaped like a one-time link's token, but no link's
 
 MATRIX: dict[tuple[str, str], Entry] = {
     # The API's own documentation, static files and health: public.
@@ -187,6 +188,32 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/register"): public(),
     ("POST", "/register"): public((303, "/me"), Request(form=new_account)),
     ("GET", "/lang/{code}"): public((303, "/"), Request({"code": "en"})),
+    # Getting back in: open to all; the same answer whatever the email; a link that is not
+    # one opens nothing (tests/web/test_recovery.py covers real links).
+    ("POST", "/api/v1/auth/password-reset"): public(
+        202, Request(json=lambda w, c: {"email": w.victim.email})
+    ),
+    ("POST", "/api/v1/auth/password-reset/confirm"): public(
+        400, Request(json=lambda w, c: {"token": NO_LINK, "password": PASSWORD})
+    ),
+    ("GET", "/forgot"): public(),
+    # Refused before the per-address limit is charged (the API route above charges it).
+    ("POST", "/forgot"): public(422, Request(form=lambda w, c: {"email": "sin-arroba"})),
+    ("GET", "/reset/{token}"): public(400, Request({"token": NO_LINK})),
+    ("POST", "/reset/{token}"): public(
+        400,
+        Request({"token": NO_LINK}, form=lambda w, c: {"password": PASSWORD, "confirm": PASSWORD}),
+    ),
+    ("POST", "/profile/password"): page(
+        400,
+        request=Request(
+            form=lambda w, c: {
+                "current_password": "wrong-pass",
+                "new_password": PASSWORD,
+                "confirm_password": PASSWORD,
+            }
+        ),
+    ),
     # Certificates: anyone holding a code may verify it and download its PDF.
     ("GET", "/api/v1/certificates/{code}"): public(),
     ("GET", "/verify/{code}"): public(),
@@ -216,6 +243,24 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("POST", "/api/v1/users/{email}/deactivate"): api(200, *STAFF, request=Request(VICTIM)),
     ("POST", "/api/v1/users/{email}/reactivate"): api(200, *STAFF, request=Request(VICTIM)),
+    # The victim has a password: an invitation is refused (409) once the caller may act.
+    ("POST", "/api/v1/users/{email}/invitation"): api(409, *STAFF, request=Request(VICTIM)),
+    ("POST", "/api/v1/users/{email}/reset-link"): api(200, *STAFF, request=Request(VICTIM)),
+    ("GET", "/coordinator/people"): page(200, *STAFF),
+    ("GET", "/coordinator/people/{email}"): page(200, *STAFF, request=Request(VICTIM)),
+    ("POST", "/coordinator/people/{email}/link"): page(
+        200, *STAFF, request=Request(VICTIM, form=lambda w, c: {"purpose": "reset"})
+    ),
+    ("GET", "/coordinator/people/{email}/{action}"): page(
+        200, *STAFF, request=Request({**VICTIM, "action": "deactivate"})
+    ),
+    ("POST", "/coordinator/people/{email}/{action}"): page(
+        (303, "/coordinator/people/"), *STAFF, request=Request({**VICTIM, "action": "reactivate"})
+    ),
+    ("GET", "/admin/mail"): page(200, "admin"),
+    ("POST", "/admin/mail/retry"): page(
+        (303, "/admin/mail"), "admin", request=Request(form=lambda w, c: {"mail": "all"})
+    ),
     ("GET", "/coordinator"): page(200, *STAFF),
     ("GET", "/coordinator/cohorts"): page(200, *STAFF),
     ("POST", "/coordinator/cohorts"): page(
