@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from ecampus import dbmigrate
 from tests import liveserver
-from tests.browser.conftest import CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS  # noqa: F401
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS
 from tests.browser.helpers import COURSE_ID, COURSE_TITLE, ROOT, Api, register_learner, unique_email
 from tests.conftest import fresh_postgres_database
 from tests.mailserver import Inbox, smtp_server
