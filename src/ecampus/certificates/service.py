@@ -251,16 +251,15 @@ def issue_programmes(
     return issued
 
 
-def revoke(session: Session, *, code: str, reason: str) -> Certificate | None:
-    certificate = by_code(session, code)
-    if certificate is None:
-        return None
-    if certificate.revoked_at is None:
-        certificate.revoked_at = datetime.now(UTC)
-        certificate.revoked_reason = reason
-        session.add(certificate)
-        session.commit()
-    return certificate
+def revoke(
+    session: Session, *, code: str, reason: str, actor: str = "system"
+) -> Certificate | None:
+    """Revoke a certificate and the diplomas that counted it (ecampus.certificates.revocation
+    has the whole story, the catalogue's programmes and the staff member acting)."""
+    from ecampus.certificates import revocation  # it builds on this module
+
+    outcome = revocation.revoke(session, code=code, reason=reason, actor=actor)
+    return outcome.certificate if outcome else None
 
 
 def reissue(

@@ -10,10 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from ecampus.audit.service import Acting
+from ecampus.certificates import revocation
 from ecampus.certificates import service as certificates
 from ecampus.certificates import verification as verifying
 from ecampus.certificates.models import Certificate
 from ecampus.settings import Settings
+from ecampus.web.certificate_filters import ProgrammesDep
 from ecampus.web.deps import ApiCsrf, Coordinator, SessionDep, SettingsDep, TemplatesDep
 
 router = APIRouter(tags=["certificates"])
@@ -103,12 +106,24 @@ async def certificate_pdf(code: str, session: SessionDep, settings: SettingsDep)
 
 @router.post("/api/v1/certificates/{code}/revoke", dependencies=[ApiCsrf])
 def revoke(
-    code: str, body: RevokeIn, principal: Coordinator, session: SessionDep
+    code: str,
+    body: RevokeIn,
+    principal: Coordinator,
+    session: SessionDep,
+    programmes: ProgrammesDep,
 ) -> dict[str, Any]:
-    certificate = certificates.revoke(session, code=code, reason=body.reason)
-    if certificate is None:
+    """Revoke a certificate; a course certificate takes along every valid diploma that
+    counted it (listed in `cascaded`, each revoked with a reason naming this code)."""
+    outcome = revocation.revoke(
+        session,
+        code=code,
+        reason=body.reason,
+        actor=Acting(principal.user_id, principal.email),
+        programmes=programmes,
+    )
+    if outcome is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No certificate has this code")
-    return verification(certificate)
+    return {**verification(outcome.certificate), "cascaded": [d.code for d in outcome.diplomas]}
 
 
 @router.post("/api/v1/certificates/{code}/reissue", dependencies=[ApiCsrf])

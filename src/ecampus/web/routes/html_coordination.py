@@ -14,7 +14,6 @@ from sqlmodel import Session
 from ecampus import countries
 from ecampus.accounts.models import InstitutionType
 from ecampus.audit.service import Acting
-from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.onboarding import service as onboarding
@@ -178,57 +177,3 @@ async def cohorts_action(
         )
     # The banner says whether everything happened (see cohorts.html), so no message here.
     return page(outcome=outcome)
-
-
-@router.get("/coordinator/certificates", response_class=HTMLResponse)
-def certificates_page(
-    request: Request,
-    principal: CoordinatorPage,
-    session: SessionDep,
-    templates: TemplatesDep,
-    code: str = "",
-) -> HTMLResponse:
-    certificate = certificates.by_code(session, code) if code.strip() else None
-    return templates.render(
-        request,
-        "coordination/certificates.html",
-        {"code": code, "certificate": certificate, "message": None, "error": None},
-        status_code=404 if code.strip() and certificate is None else 200,
-    )
-
-
-@router.post("/coordinator/certificates", dependencies=[FormCsrf])
-async def certificates_action(
-    request: Request, principal: CoordinatorPage, session: SessionDep, templates: TemplatesDep
-) -> HTMLResponse:
-    """Revoke (with a reason) or reissue a certificate."""
-    form = await request.form()
-    code = str(form.get("code", ""))
-    action = str(form.get("action", ""))
-    reason = str(form.get("reason", "")).strip()
-    error = message = None
-    certificate = None
-    if action == "revoke" and len(reason) < 3:
-        error = _("Say why the certificate is revoked (at least 3 characters).")
-        certificate = certificates.by_code(session, code)
-    elif action == "revoke":
-        certificate = await run_in_threadpool(
-            certificates.revoke, session, code=code, reason=reason
-        )
-        message = _("Certificate revoked.")
-    elif action == "reissue":
-        certificate = await run_in_threadpool(certificates.reissue, session, code=code)
-        message = _("A new certificate was issued; the old code is revoked.")
-    if certificate is None and error is None:
-        error = _("No certificate has this code.")
-    return templates.render(
-        request,
-        "coordination/certificates.html",
-        {
-            "code": certificate.code if certificate else code,
-            "certificate": certificate,
-            "message": None if error else message,
-            "error": error,
-        },
-        status_code=422 if error else 200,
-    )
