@@ -24,6 +24,7 @@ from ecampus.settings import Settings
 from tests import factories
 from tests.unit.certificates.test_pdf import pdf_text
 from tests.web.test_local_dates import complete_course
+from tests.web.test_pages import login
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTITUTION = "Instituto de Formación en Migración (ejemplo)"
@@ -292,3 +293,24 @@ def test_older_certificates_fall_back_to_the_current_issuer(
     assert info["issuer"]["name"]["es"] == INSTITUTION
     assert INSTITUTION in text
     assert "María Ejemplo Ruiz" in text
+
+
+def test_the_learner_sees_a_superseded_diploma_and_its_replacement(client: TestClient) -> None:
+    learner, auth = factories.learner(client)
+    complete_course(client, auth)
+    diploma = certificates_of(client)["programme"].code
+    coordinator = factories.staff(client, Role.coordinator)
+    fresh = client.post(f"/api/v1/certificates/{diploma}/reissue", headers=coordinator).json()
+
+    login(client, learner["email"], learner["password"])
+    page = client.get("/me").text
+
+    assert f"sustituido por {fresh['code']}" in page
+    assert fresh["courses"] == client.get(f"/api/v1/certificates/{diploma}").json()["courses"]
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        counted = session.scalars(
+            select(CertificatePart.certificate_id)  # type: ignore[call-overload]
+            .join(Certificate, Certificate.id == CertificatePart.diploma_id)  # type: ignore[arg-type]
+            .where(Certificate.code == fresh["code"])
+        ).all()
+    assert counted == [certificates_of(client)["course"].id]  # the new diploma counts it too
