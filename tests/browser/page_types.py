@@ -39,6 +39,10 @@ PAGE_TYPES = (
     "coordinator",
     "coordinator-cohorts",
     "coordinator-certificates",
+    "coordinator-people",
+    "coordinator-person",
+    "forgot",
+    "reset-gone",
     "authoring",
 )
 
@@ -59,6 +63,8 @@ _ANONYMOUS = {
     "verify-form": "/verify",
     "verify-unknown": "/verify/ZZZZ-ZZZZ-ZZZZ",
     "not-found": "/no-such-page",
+    "forgot": "/forgot",
+    "reset-gone": "/reset/" + "x" * 43,
 }
 
 
@@ -91,6 +97,8 @@ def open_page_type(
             "coordinator": "/coordinator",
             "coordinator-cohorts": "/coordinator/cohorts",
             "coordinator-certificates": f"/coordinator/certificates?code={people.certificate}",
+            "coordinator-people": "/coordinator/people",
+            "coordinator-person": f"/coordinator/people/{quote(people.reader.email)}",
             "authoring": "/authoring",
         }[kind]
     else:
@@ -106,7 +114,9 @@ def open_page_type(
         page.on("pageerror", lambda error: errors.append(str(error)))
     response = page.goto(f"/lang/{language}?next={quote(path, safe='/')}")
     assert response is not None
-    expected = {"not-found": 404, "verify-unknown": 404, "forbidden": 403}.get(kind, 200)
+    expected = {"not-found": 404, "verify-unknown": 404, "forbidden": 403, "reset-gone": 400}.get(
+        kind, 200
+    )
     assert response.status == expected, f"{kind}: GET {path} -> {response.status}"
     if kind == "quiz-results":
         submit_wrong_answers(page)
