@@ -17,7 +17,8 @@ from ecampus.audit.service import Acting
 from ecampus.courses.catalog import Catalogue
 from ecampus.learning import cohorts
 from ecampus.onboarding import service as onboarding
-from ecampus.reports.queries import report_rows, summary
+from ecampus.reports import dashboard as dashboard_figures
+from ecampus.web.dashboard import OptionsDep, over_time_chart, programme_courses, sections
 from ecampus.web.deps import (
     CatalogueDep,
     CoordinatorPage,
@@ -41,6 +42,8 @@ FILTER_NAMES = (
     "since",
     "until",
     "date_field",
+    "programme",
+    "period",
 )
 
 
@@ -52,24 +55,46 @@ def dashboard(
     session: SessionDep,
     templates: TemplatesDep,
     filters: FiltersDep,
+    options: OptionsDep,
 ) -> HTMLResponse:
-    rows = list(report_rows(session, filters, catalogue))
+    """Figures per course, programme, cohort, country and institution type, counted by the
+    database (reports.dashboard), drawn as SVG with a table behind each chart, and the
+    latest enrolments of the selection."""
+    programmes = programme_courses(catalogue)
+    figures = dashboard_figures.compute(
+        session, filters, programmes=programmes, programme=options.programme, period=options.period
+    )
+    rows = dashboard_figures.recent(
+        session, filters, programmes=programmes, programme=options.programme, limit=SHOWN_ROWS
+    )
+    titles = {c.id: c.title for c in catalogue.courses.values()}
+    for row in rows:
+        row["course_title"] = titles.get(row["course"], row["course"])
     chosen = {k: v for k in FILTER_NAMES if (v := request.query_params.get(k, "").strip())}
     language = page_language(request)
+    all_cohorts = cohorts.all_cohorts(session)
+    over_time, over_time_rows = over_time_chart(figures, language)
+    downloads = {k: v for k, v in chosen.items() if k not in ("period",)}
     return templates.render(
         request,
         "coordination/dashboard.html",
         {
-            "summary": summary(rows),
-            "rows": rows[:SHOWN_ROWS],
-            "row_count": len(rows),
+            "figures": figures,
+            "sections": sections(figures, catalogue, all_cohorts, language),
+            "over_time": over_time,
+            "over_time_rows": over_time_rows,
+            "active_days": dashboard_figures.ACTIVE_DAYS,
+            "rows": rows,
+            "row_count": figures.total.enrolled,
+            "country_count": sum(1 for line in figures.countries if line.key),
             "courses": list(catalogue.courses.values()),
-            "cohorts": cohorts.all_cohorts(session),
+            "programmes": sorted(catalogue.programmes.values(), key=lambda p: p.title.casefold()),
+            "cohorts": all_cohorts,
             "institution_types": [t.value for t in InstitutionType],
             "countries": countries.choices(language),
             "country_names": countries.names(language),
             "filters": chosen,
-            "query": urlencode(chosen),
+            "query": urlencode(downloads),
         },
     )
 

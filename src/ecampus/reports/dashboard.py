@@ -1,0 +1,538 @@
+"""The coordinator dashboard's figures, counted by the database with GROUP BY.
+
+Per course, programme, cohort, country and institution type: enrolments, those active in
+the last 30 days, completed, the completion rate and the average score; and completions
+over time, by month or ISO week (Monday first) of the institution's calendar
+(ECAMPUS_TIMEZONE). Withdrawn enrolments are never counted. No report row reaches Python:
+three grouped queries answer, whatever the number of enrolments.
+
+- one query groups enrolments by (course, cohort, country, institution type), the finest
+  grain any breakdown needs; the breakdowns and the totals are sums of those groups (each
+  figure is a count or a sum, so adding groups is exact);
+- one query counts programme participants (distinct learners enrolled in any of its
+  courses) and their valid diplomas, through the programme → course pairs of the catalogue;
+- one query counts completions per local month or week. PostgreSQL converts with
+  ``AT TIME ZONE``; SQLite, which has no time zones, adds the zone's UTC offset in force at
+  each instant, from the zone's own transitions, so a completion at 03:00 UTC on 1 March is
+  February's in Guatemala on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.types import String
+from sqlmodel import Session
+
+from ecampus.accounts.models import User
+from ecampus.certificates.models import Certificate
+from ecampus.learning.models import Cohort, Enrollment
+from ecampus.localtime import day_bounds
+from ecampus.reports.queries import Filters
+from ecampus.settings import get_settings
+
+ACTIVE_DAYS = 30
+Period = Literal["month", "week"]
+PERIODS: tuple[Period, ...] = ("month", "week")
+MAX_BUCKETS = 520  # ten years of weeks: a longer span is shown by its latest buckets
+
+_E = Enrollment.__table__  # type: ignore[attr-defined]
+_U = User.__table__  # type: ignore[attr-defined]
+_C = Cohort.__table__  # type: ignore[attr-defined]
+_CERT = Certificate.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Counts for one line of a breakdown (or the whole selection)."""
+
+    enrolled: int = 0
+    active: int = 0
+    completed: int = 0
+    scored: int = 0  # enrolments with a score
+    score_sum: float = 0.0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(
+            self.enrolled + other.enrolled,
+            self.active + other.active,
+            self.completed + other.completed,
+            self.scored + other.scored,
+            self.score_sum + other.score_sum,
+        )
+
+    @property
+    def rate(self) -> float | None:
+        """Completed per enrolled, as a percentage (None with nobody enrolled)."""
+        return 100.0 * self.completed / self.enrolled if self.enrolled else None
+
+    @property
+    def average_score(self) -> float | None:
+        """The mean score of the enrolments that have one, as a percentage."""
+        return self.score_sum / self.scored if self.scored else None
+
+    def as_dict(self) -> dict[str, Any]:
+        average = self.average_score
+        rate = self.rate
+        return {
+            "enrolled": self.enrolled,
+            "active": self.active,
+            "completed": self.completed,
+            "completion_rate": None if rate is None else round(rate, 2),
+            "average_score": None if average is None else round(average, 2),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    key: str  # course id, programme id, cohort code, country code, institution type
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: date  # the first local day of the month or week
+    completed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    total: Figures
+    courses: list[Line]
+    programmes: list[Line]
+    cohorts: list[Line]
+    countries: list[Line]
+    institution_types: list[Line]
+    period: Period
+    over_time: list[Bucket] = field(default_factory=list)
+
+    def as_dict(
+        self,
+        *,
+        labels: Mapping[str, Callable[[str], str]] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON shape of `GET /api/v1/reports/dashboard`."""
+        names = labels or {}
+
+        def lines(kind: str, items: Sequence[Line]) -> list[dict[str, Any]]:
+            label = names.get(kind, lambda key: key)
+            return [{"key": x.key, "label": label(x.key), **x.figures.as_dict()} for x in items]
+
+        return {
+            "total": self.total.as_dict(),
+            "active_days": ACTIVE_DAYS,
+            "courses": lines("courses", self.courses),
+            "programmes": lines("programmes", self.programmes),
+            "cohorts": lines("cohorts", self.cohorts),
+            "countries": lines("countries", self.countries),
+            "institution_types": lines("institution_types", self.institution_types),
+            "period": self.period,
+            "completions_over_time": [
+                {"start": b.start.isoformat(), "completed": b.completed} for b in self.over_time
+            ],
+        }
+
+
+def _conditions(filters: Filters, zone: tzinfo, courses: tuple[str, ...] | None) -> list[Any]:
+    """The WHERE of every dashboard query: the report's filters, withdrawn left out."""
+    where: list[Any] = [_E.c.withdrawn_at.is_(None)]
+    if filters.course:
+        where.append(_E.c.course_id == filters.course)
+    if filters.courses:
+        where.append(_E.c.course_id.in_(filters.courses))
+    if courses is not None:  # a programme's courses
+        where.append(_E.c.course_id.in_(courses) if courses else literal(False))
+    if filters.cohort:
+        where.append(
+            _E.c.cohort_id == select(_C.c.id).where(_C.c.code == filters.cohort).scalar_subquery()
+        )
+    if filters.country:
+        where.append(_U.c.country == filters.country.upper())
+    if filters.institution_type:
+        where.append(_U.c.institution_type == filters.institution_type)
+    column = _E.c.completed_at if filters.date_field == "completed_at" else _E.c.enrolled_at
+    start, end = day_bounds(filters.since, filters.until, zone)
+    if start is not None:
+        where.append(column >= start)
+    elif filters.since:
+        where.append(column.is_not(None))
+    if end is not None:
+        where.append(column < end)
+    elif filters.until:
+        where.append(column.is_not(None))
+    return where
+
+
+def _from(where: list[Any]) -> Any:
+    """Enrolments, joined to their learners only when a condition reads a learner's column."""
+    needs_users = any(
+        _U.c.country in _columns(w) or _U.c.institution_type in _columns(w) for w in where
+    )
+    return _E.join(_U, _U.c.id == _E.c.user_id) if needs_users else _E
+
+
+def _columns(clause: Any) -> set[Any]:
+    from sqlalchemy.sql.visitors import iterate
+
+    return {element for element in iterate(clause) if isinstance(element, Column)}
+
+
+def _figure_columns(active_since: datetime) -> list[Any]:
+    return [
+        func.count().label("enrolled"),
+        func.coalesce(func.sum(case((_E.c.last_activity_at >= active_since, 1), else_=0)), 0).label(
+            "active"
+        ),
+        func.coalesce(func.sum(case((_E.c.status == "completed", 1), else_=0)), 0).label(
+            "completed"
+        ),
+        func.count(_E.c.score).label("scored"),
+        func.coalesce(func.sum(_E.c.score), 0.0).label("score_sum"),
+    ]
+
+
+def _figures(row: Any) -> Figures:
+    return Figures(
+        int(row.enrolled),
+        int(row.active),
+        int(row.completed),
+        int(row.scored),
+        float(row.score_sum or 0.0),
+    )
+
+
+def compute(
+    session: Session,
+    filters: Filters,
+    *,
+    programmes: Mapping[str, Sequence[str]],
+    programme: str | None = None,
+    period: Period = "month",
+    now: datetime | None = None,
+) -> Dashboard:
+    """The dashboard for `filters`. `programmes` maps each programme id to its course ids
+    (from the catalogue); `programme` narrows everything to one programme's courses."""
+    zone = filters.zone or get_settings().zone
+    moment = now or datetime.now(UTC)
+    if session.get_bind().dialect.name == "postgresql":
+        # These are short grouped scans: compiling them with JIT (which PostgreSQL starts
+        # past a cost estimate that large tables reach) takes longer than running them.
+        session.execute(text("SET LOCAL jit = off"))
+    active_since = moment - timedelta(days=ACTIVE_DAYS)
+    scope = tuple(programmes.get(programme, ())) if programme else None
+    where = _conditions(filters, zone, scope)
+    joined = _E.join(_U, _U.c.id == _E.c.user_id)
+
+    grain = (
+        select(
+            _E.c.course_id,
+            _E.c.cohort_id,
+            _U.c.country,
+            _U.c.institution_type,
+            *_figure_columns(active_since),
+        )
+        .select_from(joined)
+        .where(*where)
+        .group_by(_E.c.course_id, _E.c.cohort_id, _U.c.country, _U.c.institution_type)
+    )
+    per: dict[str, dict[Any, Figures]] = {k: {} for k in ("course", "cohort", "country", "type")}
+    total = Figures()
+    for row in session.execute(grain):
+        figures = _figures(row)
+        total += figures
+        for kind, key in (
+            ("course", row.course_id),
+            ("cohort", row.cohort_id),
+            ("country", row.country or ""),
+            ("type", row.institution_type or ""),
+        ):
+            per[kind][key] = per[kind].get(key, Figures()) + figures
+
+    codes = _cohort_codes(session, [k for k in per["cohort"] if k is not None])
+    cohort_lines = [
+        Line(codes.get(key, ""), figures) for key, figures in per["cohort"].items() if key
+    ]
+    if None in per["cohort"]:
+        cohort_lines.append(Line("", per["cohort"][None]))
+
+    return Dashboard(
+        total=total,
+        courses=[Line(k, v) for k, v in per["course"].items()],
+        programmes=_programmes(session, where, programmes, active_since, programme),
+        cohorts=cohort_lines,
+        countries=[Line(k, v) for k, v in per["country"].items()],
+        institution_types=[Line(k, v) for k, v in per["type"].items()],
+        period=period,
+        over_time=_over_time(session, where, zone, period, filters),
+    )
+
+
+def recent(
+    session: Session,
+    filters: Filters,
+    *,
+    programmes: Mapping[str, Sequence[str]],
+    programme: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """The latest `limit` enrolments in the selection (newest first, read backwards along
+    the primary key, so no sort of the whole selection), with their valid certificate."""
+    zone = filters.zone or get_settings().zone
+    scope = tuple(programmes.get(programme, ())) if programme else None
+    certificate = _CERT.alias("certificate")
+    statement = (
+        select(
+            _U.c.full_name.label("learner"),
+            _U.c.email,
+            _U.c.institution,
+            _U.c.institution_type,
+            _U.c.country,
+            _E.c.course_id.label("course"),
+            _E.c.progress,
+            _E.c.score,
+            _E.c.status,
+            _E.c.completed_at,
+            _E.c.last_activity_at,
+            certificate.c.code.label("certificate"),
+        )
+        .select_from(
+            _E.join(_U, _U.c.id == _E.c.user_id).outerjoin(
+                certificate,
+                and_(
+                    certificate.c.user_id == _E.c.user_id,
+                    certificate.c.kind == "course",
+                    certificate.c.subject_id == _E.c.course_id,
+                    certificate.c.revoked_at.is_(None),
+                ),
+            )
+        )
+        .where(*_conditions(filters, zone, scope))
+        .order_by(_E.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in session.execute(statement)]
+
+
+def _cohort_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(select(_C.c.id, _C.c.code).where(_C.c.id.in_(wanted)))
+    return {row.id: row.code for row in rows}
+
+
+def _programmes(
+    session: Session,
+    where: list[Any],
+    programmes: Mapping[str, Sequence[str]],
+    active_since: datetime,
+    only: str | None,
+) -> list[Line]:
+    pairs = [
+        (programme_id, course_id)
+        for programme_id, course_ids in sorted(programmes.items())
+        if only is None or programme_id == only
+        for course_id in course_ids
+    ]
+    if not pairs:
+        return []
+    # The programme → course pairs as a small derived table both databases understand.
+    mapping = union_all(
+        *(
+            select(
+                cast(literal(p), String).label("programme"),
+                cast(literal(c), String).label("course"),
+            )
+            for p, c in pairs
+        )
+    ).subquery("programme_courses")
+    # First one row per programme and participant (a hash or sorted group of at most
+    # learners × programmes), then each participant's valid diploma, and the counts.
+    per_person = (
+        select(
+            mapping.c.programme,
+            _E.c.user_id,
+            func.max(case((_E.c.last_activity_at >= active_since, 1), else_=0)).label("active"),
+            func.count(_E.c.score).label("scored"),
+            func.coalesce(func.sum(_E.c.score), 0.0).label("score_sum"),
+        )
+        .select_from(_from(where).join(mapping, mapping.c.course == _E.c.course_id))
+        .where(*where)
+        .group_by(mapping.c.programme, _E.c.user_id)
+        .subquery("participants")
+    )
+    diploma = _CERT.alias("diploma")
+    statement = (
+        select(
+            per_person.c.programme,
+            func.count().label("enrolled"),
+            func.coalesce(func.sum(per_person.c.active), 0).label("active"),
+            func.count(diploma.c.id).label("completed"),
+            func.coalesce(func.sum(per_person.c.scored), 0).label("scored"),
+            func.coalesce(func.sum(per_person.c.score_sum), 0.0).label("score_sum"),
+        )
+        .select_from(
+            # At most one valid diploma per learner and programme (uq_certificates_current).
+            per_person.outerjoin(
+                diploma,
+                and_(
+                    diploma.c.user_id == per_person.c.user_id,
+                    diploma.c.kind == "programme",
+                    diploma.c.subject_id == per_person.c.programme,
+                    diploma.c.revoked_at.is_(None),
+                ),
+            )
+        )
+        .group_by(per_person.c.programme)
+    )
+    return [Line(row.programme, _figures(row)) for row in session.execute(statement)]
+
+
+def _over_time(
+    session: Session, where: list[Any], zone: tzinfo, period: Period, filters: Filters
+) -> list[Bucket]:
+    dialect = session.get_bind().dialect.name
+    column = _E.c.completed_at
+    bucket: ColumnElement[Any]
+    if dialect == "postgresql":
+        local = func.timezone(_zone_name(zone), column)  # timestamptz AT TIME ZONE zone
+        bucket = func.to_char(func.date_trunc(period, local), "YYYY-MM-DD")
+    else:
+        local = func.datetime(column, _sqlite_offset(column, zone))
+        bucket = (
+            func.strftime("%Y-%m-01", local)
+            if period == "month"
+            else func.date(local, "-6 days", "weekday 1")
+        )
+    statement = (
+        select(bucket.label("start"), func.count().label("completed"))
+        .select_from(_from(where))
+        .where(*where, _E.c.status == "completed", column.is_not(None))
+        .group_by(bucket)
+    )
+    counts = {
+        date.fromisoformat(str(row.start)[:10]): int(row.completed)
+        for row in session.execute(statement)
+    }
+    return _fill(counts, period, filters, zone)
+
+
+def _zone_name(zone: tzinfo) -> str:
+    key = getattr(zone, "key", None)
+    return str(key) if key else "UTC"
+
+
+def _sqlite_offset(column: Any, zone: tzinfo) -> ColumnElement[Any]:
+    """A SQLite datetime() modifier such as '-360 minutes': the zone's UTC offset at the
+    stored instant, from the zone's transitions (latest first: most data is recent)."""
+    segments = _offset_segments(_zone_name(zone)) if getattr(zone, "key", None) else ()
+    if not segments:
+        fixed = zone.utcoffset(datetime.now(UTC)) or timedelta(0)
+        return literal(_modifier(fixed))
+    first_offset = segments[0][1]
+    whens = [
+        (column >= literal_column(f"'{start.strftime('%Y-%m-%d %H:%M:%S')}'"), _modifier(offset))
+        for start, offset in reversed(segments[1:])
+    ]
+    if not whens:
+        return literal(_modifier(first_offset))
+    return case(*whens, else_=literal(_modifier(first_offset)))
+
+
+def _modifier(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    return f"{minutes:+d} minutes"
+
+
+@lru_cache(maxsize=8)
+def _offset_segments(name: str) -> tuple[tuple[datetime, timedelta], ...]:
+    """(UTC start, offset) of each stretch of constant offset from 1970 to ten years
+    ahead; found by stepping a day at a time and narrowing each change to the minute."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(name)
+    start = datetime(1970, 1, 1, tzinfo=UTC)
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3650)
+
+    def offset(moment: datetime) -> timedelta:
+        return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+    segments = [(start.replace(tzinfo=None), offset(start))]
+    step = timedelta(days=1)
+    moment = start
+    current = segments[0][1]
+    while moment < end:
+        following = moment + step
+        if offset(following) != current:
+            low, high = moment, following  # offset(low) == current != offset(high)
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(second=0, microsecond=0)
+                if middle <= low:
+                    break
+                if offset(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            current = offset(high)
+            segments.append((high.replace(tzinfo=None), current))
+        moment = following
+    return tuple(segments)
+
+
+def _fill(counts: dict[date, int], period: Period, filters: Filters, zone: tzinfo) -> list[Bucket]:
+    """Every month or week from the first to the last with a completion (or the filter's
+    dates when they are on completion), zero where none; at most MAX_BUCKETS, the latest."""
+    first: date | None = min(counts) if counts else None
+    last: date | None = max(counts) if counts else None
+    if filters.date_field == "completed_at":
+        first = _start_of(filters.since, period) if filters.since else first
+        last = _start_of(filters.until, period) if filters.until else last
+    if first is None or last is None or first > last:
+        return []
+    starts: list[date] = []
+    cursor = last
+    while cursor >= first and len(starts) < MAX_BUCKETS:
+        starts.append(cursor)
+        cursor = _previous(cursor, period)
+    return [Bucket(start, counts.get(start, 0)) for start in reversed(starts)]
+
+
+def _start_of(day: date, period: Period) -> date:
+    return day.replace(day=1) if period == "month" else day - timedelta(days=day.weekday())
+
+
+def _previous(start: date, period: Period) -> date:
+    if period == "week":
+        return start - timedelta(days=7)
+    return (start - timedelta(days=1)).replace(day=1)
+
+
+__all__ = [
+    "ACTIVE_DAYS",
+    "PERIODS",
+    "Bucket",
+    "Dashboard",
+    "Figures",
+    "Line",
+    "Period",
+    "compute",
+    "recent",
+]
