@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from ecampus.localtime import DEFAULT_TIMEZONE
@@ -51,6 +52,23 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _check_smtp_url(url: str) -> None:
+    """Refuse at start an ECAMPUS_SMTP_URL the mail sender could not use (never echoing
+    its password)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in SMTP_SCHEMES:
+        raise SettingsError(
+            "ECAMPUS_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://, "
+            f"not {parts.scheme + '://' if parts.scheme else 'nothing'}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is not one
+    except ValueError:
+        raise SettingsError("ECAMPUS_SMTP_URL's port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise SettingsError("ECAMPUS_SMTP_URL names no host, e.g. smtp://mail.example.org:25")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///./ecampus.db"
@@ -87,11 +105,8 @@ class Settings:
     mail_from: str = ""  # default: no-reply@ the host of base_url
 
     def __post_init__(self) -> None:
-        if self.smtp_url and self.smtp_url.split("://", 1)[0].lower() not in SMTP_SCHEMES:
-            raise SettingsError(
-                "ECAMPUS_SMTP_URL must start with smtp://, smtp+starttls:// or smtps://, "
-                f"not {self.smtp_url.split('://', 1)[0]!r}"
-            )
+        if self.smtp_url:
+            _check_smtp_url(self.smtp_url)
         if self.environment not in ENVIRONMENTS:
             raise SettingsError(
                 f"ECAMPUS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.environment!r}"

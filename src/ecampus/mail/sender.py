@@ -17,8 +17,9 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 from ipaddress import ip_address
 from urllib.parse import unquote, urlsplit
 
@@ -93,7 +94,7 @@ def default_sender(settings: Settings) -> str:
     with contextlib.suppress(ValueError):
         ip_address(host)
         host = "localhost"  # an address literal is no mail domain
-    return formataddr((settings.site_name, f"no-reply@{host}"))
+    return str(Address(display_name=settings.site_name, addr_spec=f"no-reply@{host}"))
 
 
 def backoff(attempts: int, *, first: float, cap: float) -> timedelta:

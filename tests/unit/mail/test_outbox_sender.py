@@ -15,7 +15,7 @@ from ecampus.accounts.models import User
 from ecampus.db import ConnectionGate
 from ecampus.mail import outbox, sender
 from ecampus.mail.models import OutboxMail
-from ecampus.settings import Settings
+from ecampus.settings import Settings, SettingsError
 from tests.aio import run
 from tests.mailserver import free_port, smtp_server
 
@@ -202,3 +202,27 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert 54 <= steps[1] <= 60
     assert all(s <= 3600 for s in steps)
     assert steps[-1] >= 3240
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://mail.example.org", "must start with smtp://"),
+        ("smtp://", "names no host"),
+        ("smtps://relay:secret@mail.example.org:99999", "port must be a number"),
+    ],
+)
+def test_an_unusable_smtp_url_is_refused_at_start(url: str, says: str) -> None:
+    with pytest.raises(SettingsError, match=says) as refused:
+        Settings.from_env({"ECAMPUS_SMTP_URL": url})
+    assert "secret" not in str(refused.value)
+
+
+def test_the_sender_signs_with_the_site_name_unless_told() -> None:
+    site = Settings(base_url="https://campus.example.gob.gt", site_name="Campus Migración")
+    assert sender.default_sender(site) == "Campus Migración <no-reply@campus.example.gob.gt>"
+    assert (
+        sender.default_sender(Settings(mail_from="Campus <c@example.org>"))
+        == "Campus <c@example.org>"
+    )
+    assert sender.default_sender(Settings()).endswith("<no-reply@localhost>")
