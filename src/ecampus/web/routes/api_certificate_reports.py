@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 import orjson
@@ -12,39 +13,16 @@ from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session
 
+from ecampus.certificates import service as certificates
 from ecampus.certificates.listing import COLUMNS, rows
-from ecampus.certificates.models import Certificate
-from ecampus.certificates.pdf import CertificateDocument, render_certificate_pdf
 from ecampus.reports import export
-from ecampus.reports.certificate_archive import PdfOf, archive_chunks
-from ecampus.settings import Settings
+from ecampus.reports.certificate_archive import archive_chunks
 from ecampus.web.certificate_filters import CertificateFiltersDep, ProgrammesDep
 from ecampus.web.deps import Coordinator, EngineDep, GateDep, SessionDep, SettingsDep, gated_stream
 from ecampus.web.downloads import content_disposition
 
 router = APIRouter(prefix="/api/v1", tags=["coordination"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _pdf_renderer(settings: Settings) -> PdfOf:
-    def pdf_of(_session: Session, certificate: Certificate) -> bytes:
-        issued = certificate.issued_at
-        document = CertificateDocument(
-            code=certificate.code,
-            learner_name=certificate.learner_name,
-            course_title=certificate.title,
-            hours=certificate.hours,
-            score=certificate.score,
-            issued_at=issued if issued.tzinfo else issued.replace(tzinfo=UTC),
-            verify_url=f"{settings.base_url}/verify/{certificate.code}",
-            language=certificate.language if certificate.language in ("es", "en") else "es",
-            revoked=certificate.revoked_at is not None,
-            kind=certificate.kind,
-            zone=settings.zone,
-        )
-        return render_certificate_pdf(document, templates_dir=settings.templates_dir)
-
-    return pdf_of
 
 
 @router.get("/reports/certificates")
@@ -65,7 +43,8 @@ def certificate_report(
     name = f"certificates-{datetime.now(UTC).strftime('%Y%m%d-%H%M')}"
     base = settings.base_url
     if format in ("csv", "zip"):
-        pdf_of = _pdf_renderer(settings)
+        # Each PDF kept since it was first rendered, or rendered now and kept.
+        pdf_of = partial(certificates.pdf_bytes, settings=settings)
 
         def stream() -> Iterator[bytes]:
             # Its own session: the request's is closed before streaming starts.
