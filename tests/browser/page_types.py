@@ -38,6 +38,7 @@ PAGE_TYPES = (
     "forbidden",
     "coordinator",
     "coordinator-cohorts",
+    "coordinator-programmes",
     "coordinator-certificates",
     "coordinator-people",
     "coordinator-person",
@@ -96,6 +97,7 @@ def open_page_type(
         path = {
             "coordinator": "/coordinator",
             "coordinator-cohorts": "/coordinator/cohorts",
+            "coordinator-programmes": "/coordinator/programmes",
             "coordinator-certificates": f"/coordinator/certificates?code={people.certificate}",
             "coordinator-people": "/coordinator/people",
             "coordinator-person": f"/coordinator/people/{quote(people.reader.email)}",

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 HEADER = [
     "learner", "email", "institution", "institution_type", "country", "course", "course_title",
     "cohort", "enrolled_at", "progress", "score", "status", "completed_at", "certificate",
-    "course_group",
+    "course_group", "last_activity_at", "withdrawn_at",
 ]  # fmt: skip
 
 
