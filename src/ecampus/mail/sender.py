@@ -225,11 +225,24 @@ def _answer(error: BaseException) -> str:
     return f"{type(error).__name__}: {description}"
 
 
+def ascii_address(address: str) -> str:
+    """The address with its domain in IDNA form (ñandú.gt → xn--and-6ma2c.gt), which every
+    server accepts; accounts keep domains in Unicode. A non-ASCII local part stays as it is
+    (only servers that offer SMTPUTF8 take it)."""
+    local, _, domain = address.rpartition("@")
+    if not local or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
 def build_message(mail: Claimed, *, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = mail.subject
     message["From"] = sender
-    message["To"] = mail.recipient
+    message["To"] = ascii_address(mail.recipient)
     domain = sender.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"

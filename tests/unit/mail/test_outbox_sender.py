@@ -226,3 +226,18 @@ def test_the_sender_signs_with_the_site_name_unless_told() -> None:
         == "Campus <c@example.org>"
     )
     assert sender.default_sender(Settings()).endswith("<no-reply@localhost>")
+
+
+def test_an_address_with_an_accented_domain_is_delivered(
+    engine: Engine, settings: Settings
+) -> None:
+    add_user(engine, "ana@educación.gob.gt", "es")
+    with Session(engine) as session:
+        ana = session.exec(select(User).where(User.email == "ana@educación.gob.gt")).one()
+        outbox.queue_password_reset(session, ana, links.issue_link(session, ana, "reset"))
+        session.commit()
+    with smtp_server() as (inbox, url):
+        assert run(worker(engine, settings, url).run_once()) == 1
+        [mail] = inbox.wait_for(1)
+    assert mail.recipients == ["ana@xn--educacin-13a.gob.gt"]
+    assert rows(engine)[0].status == "sent"
