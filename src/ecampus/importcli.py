@@ -123,7 +123,7 @@ def _print_text(result: onboarding.ImportResult, path: Path, language: str) -> N
             "enrolled": lazy_ngettext(
                 "%(num)s enrolment made", "%(num)s enrolments made", result.enrolled
             ),
-            "errors": lazy_ngettext("%(num)s error", "%(num)s errors", len(result.errors)),
+            "errors": lazy_ngettext("%(num)s problem", "%(num)s problems", len(result.errors)),
         },
     )
     if result.dry_run:

@@ -70,7 +70,8 @@ def test_errors_are_reported_by_row_and_nothing_is_imported(
     assert len(invitations) == 34
     assert all(url.startswith("https://campus.example.org/reset/") for _, url in invitations)
     assert (
-        "34 accounts created, 0 existing accounts, 102 enrolments made, 3 errors" in skipped.stderr
+        "34 accounts created, 0 existing accounts, 102 enrolments made, 3 problems"
+        in skipped.stderr
     )
     engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with Session(engine) as session:
