@@ -21,7 +21,10 @@ from ecampus.settings import get_settings
 PENDING = "pending"
 SENT = "sent"
 FAILING = "failing"
-STATUSES = (PENDING, SENT, FAILING)
+# Claimed by a sender that is talking to the SMTP server now (until next_attempt_at, when a
+# sender that died meanwhile gives it up to the others).
+SENDING = "sending"
+STATUSES = (PENDING, SENT, FAILING)  # what operators filter by; sending counts as pending
 
 _outbox = OutboxMail.__table__  # type: ignore[attr-defined]
 
@@ -138,7 +141,7 @@ def counts(session: Session) -> OutboxCounts:
         session.exec(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all()
     )
     return OutboxCounts(
-        pending=int(rows.get(PENDING, 0)),
+        pending=int(rows.get(PENDING, 0)) + int(rows.get(SENDING, 0)),
         sent=int(rows.get(SENT, 0)),
         failing=int(rows.get(FAILING, 0)),
     )
@@ -149,7 +152,9 @@ def list_mail(
 ) -> list[OutboxMail]:
     """The newest messages first; unsent ones (pending, failing) by when they are due."""
     query = select(OutboxMail)
-    if status in STATUSES:
+    if status == PENDING:
+        query = query.where(col(OutboxMail.status).in_((PENDING, SENDING)))
+    elif status in STATUSES:
         query = query.where(OutboxMail.status == status)
     if status in (PENDING, FAILING):
         query = query.order_by(col(OutboxMail.next_attempt_at), col(OutboxMail.id))

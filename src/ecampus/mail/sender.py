@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from ecampus.db import ConnectionGate, DatabaseBusy
 from ecampus.mail.models import OutboxMail
-from ecampus.mail.outbox import FAILING, PENDING, SENT
+from ecampus.mail.outbox import FAILING, PENDING, SENDING, SENT
 from ecampus.settings import SMTP_SCHEMES, Settings
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,10 @@ class Claimed:
 def claim_due(
     session: Session, *, now: datetime | None = None, limit: int = BATCH
 ) -> list[Claimed]:
-    """Due unsent messages, each claimed for this process by moving its next attempt
-    CLAIM_SECONDS ahead with an UPDATE guarded by the value read: a message another
-    process claimed first is skipped. Commits."""
+    """Due unsent messages, each claimed for this process (status "sending", its next
+    attempt CLAIM_SECONDS ahead) with an UPDATE guarded by the values read: a message
+    another process claimed first is skipped, and "retry now" leaves a claimed one alone.
+    A claim whose sender died is due again once its time is up. Commits."""
     now = now or datetime.now(UTC)
     rows = session.execute(
         select(
@@ -133,8 +134,9 @@ def claim_due(
             _outbox.c.body_text,
             _outbox.c.body_html,
             _outbox.c.attempts,
+            _outbox.c.status,
         )
-        .where(_outbox.c.status.in_((PENDING, FAILING)), _outbox.c.next_attempt_at <= now)
+        .where(_outbox.c.status.in_((PENDING, FAILING, SENDING)), _outbox.c.next_attempt_at <= now)
         .order_by(_outbox.c.next_attempt_at, _outbox.c.id)
         .limit(limit)
     ).all()
@@ -146,9 +148,9 @@ def claim_due(
             .where(
                 _outbox.c.id == row.id,
                 _outbox.c.next_attempt_at == row.next_attempt_at,
-                _outbox.c.status.in_((PENDING, FAILING)),
+                _outbox.c.status == row.status,
             )
-            .values(next_attempt_at=lease)
+            .values(status=SENDING, next_attempt_at=lease)
         )
         if getattr(result, "rowcount", 0) == 1:
             claimed.append(

@@ -159,6 +159,12 @@ def test_two_processes_never_send_one_message_twice(engine: Engine, settings: Se
         claimed_second = sender.claim_due(second)
     assert len(claimed_first) == 2
     assert claimed_second == []
+    assert {r.status for r in rows(engine)} == {"sending"}
+    # "Retry now" leaves a message being sent alone: it would be sent twice.
+    with Session(engine) as session:
+        assert not outbox.retry_now(session, mail_id=claimed_first[0].id)
+        assert outbox.retry_all(session) == 0
+        assert outbox.counts(session).pending == 2
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_up_later(engine: Engine) -> None:
