@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ContextFactory, LiveServer
 from tests.browser.helpers import complete_course, course, register_learner
+from tests.browser.test_accessibility import assert_no_violations
 from tests.browser.test_coordinator import log_in
 
 pytestmark = pytest.mark.browser
@@ -53,8 +54,11 @@ def test_coordinator_finds_downloads_and_revokes_with_the_diploma(
     table = page.get_by_role("table", name="Certificados y diplomas, los más recientes primero")
     rows = table.get_by_role("row").filter(has_text="Xiomara Ángela Quiñónez Pérez")
     expect(rows).to_have_count(4)  # three course certificates and the diploma
-    expect(table.get_by_role("link", name=diploma, exact=True)).to_have_attribute("href", f"/verify/{diploma}")
+    expect(table.get_by_role("link", name=diploma, exact=True)).to_have_attribute(
+        "href", f"/verify/{diploma}"
+    )
     screenshot(page, "certificates-found")
+    assert_no_violations(page, "the certificates list")
 
     with page.expect_download() as info:
         page.get_by_role("link", name="Descargar los PDF (ZIP)").click()
@@ -79,12 +83,18 @@ def test_coordinator_finds_downloads_and_revokes_with_the_diploma(
     going = page.get_by_role("table", name=f"Diplomas que se revocan con {first}")
     expect(going.get_by_role("link", name=diploma, exact=True)).to_be_visible()
     screenshot(page, "revocation-confirm")
+    assert_no_violations(page, "the revocation confirmation")
     page.get_by_role("button", name="Revocarlo junto con 1 diploma").click()
     expect(page.get_by_role("status")).to_contain_text("Certificado revocado.")
     expect(page.get_by_role("status").get_by_role("link", name=diploma, exact=True)).to_be_visible()
 
     page.goto(f"/verify/{diploma}")
     expect(page.get_by_text("Este certificado fue revocado")).to_be_visible()
+    page.goto("/coordinator/certificates?q=nadie-con-este-nombre")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Ningún certificado ni diploma coincide con estos filtros."
+    )
+    assert_no_violations(page, "an empty certificates search")
     page.goto("/coordinator/certificates?q=quinonez&status=revoked")
     revoked = page.get_by_role("table", name="Certificados y diplomas, los más recientes primero")
     expect(revoked.get_by_role("row").filter(has_text="Revocado")).to_have_count(2)
