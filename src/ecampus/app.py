@@ -34,6 +34,7 @@ from ecampus.web import inputguard, openapi, pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
+from ecampus.web.fastpath import LessonFastPath
 from ecampus.web.language import LanguageMiddleware
 from ecampus.web.routes import (
     api_accounts,
@@ -178,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionMiddleware, resolve=resolve_principal)
+    # Outermost: the lesson page, the hot path, without the layers inside (see fastpath).
+    app.add_middleware(LessonFastPath, handler=html_learning.lesson_fast_path)
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, select
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ecampus.accounts import sessions as account_sessions
 from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent
+from ecampus.dbfast import PreparedQuery
 from ecampus.dbutil import upsert
 from ecampus.learning import progress as progress_rules
 from ecampus.learning.models import Enrollment, ItemProgress
@@ -133,13 +134,23 @@ _PAGE_QUERY = (
 )
 
 
+_PAGE = PreparedQuery(_PAGE_QUERY)
+
+
 def page_state(
-    db: Session | Connection, *, user_id: int, session_id: str, course: CourseContent
+    db: Session | Connection | Engine, *, user_id: int, session_id: str, course: CourseContent
 ) -> tuple[Account | None, CourseState]:
     """The account behind a live session (None when there is none) and the course state,
     in one round trip: what a lesson page needs from the database."""
-    params = account_sessions.lookup_params(user_id=user_id, session_id=session_id)
-    rows = db.execute(_PAGE_QUERY, {**params, "course_id": course.id}).all()
+    params = {
+        **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
+        "course_id": course.id,
+    }
+    rows: Sequence[Sequence[Any]]
+    if isinstance(db, Engine):  # the lesson page: straight on the driver (see dbfast)
+        rows = _PAGE.rows(db, params)
+    else:
+        rows = db.execute(_PAGE_QUERY, params).all()
     if not rows:
         return None, _state_of(course, [])
     skip = len(account_sessions.ACCOUNT_COLUMNS)

@@ -114,17 +114,22 @@ class SessionMiddleware:
             with contextlib.suppress(Exception):
                 await self.resolve(Request(scope))
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                renewed = scope.get("state", {}).get(_RENEWED)
-                headers = list(message.get("headers", []))
-                if renewed and not _sets_session_cookie(headers):
-                    carrier = Response()
-                    set_cookie(carrier, scope["app"].state.settings, *renewed)
-                    headers.extend(
-                        (k, v) for k, v in carrier.raw_headers if k.lower() == b"set-cookie"
-                    )
-                    message = {**message, "headers": headers}
-            await send(message)
+        await self.app(scope, receive, with_renewed_cookie(scope, send))
 
-        await self.app(scope, receive, send_with_cookie)
+
+def with_renewed_cookie(scope: Scope, send: Send) -> Send:
+    """`send`, adding the renewed session cookie to the response's headers when the
+    request renewed it, unless the route set the cookie itself."""
+
+    async def send_with_cookie(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            renewed = scope.get("state", {}).get(_RENEWED)
+            headers = list(message.get("headers", []))
+            if renewed and not _sets_session_cookie(headers):
+                carrier = Response()
+                set_cookie(carrier, scope["app"].state.settings, *renewed)
+                headers.extend((k, v) for k, v in carrier.raw_headers if k.lower() == b"set-cookie")
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_cookie

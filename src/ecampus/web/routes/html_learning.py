@@ -34,10 +34,11 @@ from ecampus.web.deps import (
     SessionDep,
     TemplatesDep,
     accept_session,
+    token_claims,
     visible_course,
 )
 from ecampus.web.pages import error_page, page_language
-from ecampus.web.templating import Templates
+from ecampus.web.templating import Templates, current_language
 from ecampus.web.templating import gettext as _
 
 router = APIRouter(include_in_schema=False)
@@ -173,7 +174,7 @@ def enroll(
 
 
 def _item_context(
-    db: Session | Connection,
+    db: Session | Connection | None,
     principal: Principal,
     course: CourseContent,
     item_id: str,
@@ -182,6 +183,8 @@ def _item_context(
     """Everything an item page shows; all of its database work happens here."""
     item = items.course_item(course, item_id, page=True)
     if state is None:
+        if db is None:
+            raise TypeError("an item page without its course state needs a connection")
         state = learning.course_state(db, user_id=principal.user_id, course=course)
     previous, following = course.neighbours(item.id)
     context: dict[str, Any] = {
@@ -194,6 +197,8 @@ def _item_context(
         "outcome": None,
     }
     if isinstance(item, QuizContent):
+        if db is None:
+            raise TypeError("a quiz page needs a connection for its attempts")
         used, granted = quizzes.attempt_counts(
             db, user_id=principal.user_id, course_id=course.id, item_id=item.id
         )
@@ -208,16 +213,19 @@ def _load_item(
     """The page's database work: the session check (live, active, role) and the learner's
     state in one query (a quiz adds its attempt count). None when the session is over."""
     app = request.app.state
-    items.course_item(course, item_id, page=True)  # 404 before any database work
-    # Autocommit: a read needs no BEGIN and ROLLBACK, which on PostgreSQL are round trips.
+    item = items.course_item(course, item_id, page=True)  # 404 before any database work
+    account, state = learning.page_state(
+        app.engine, user_id=claims.user_id, session_id=claims.session_id, course=course
+    )
+    principal = accept_session(request, claims, account)
+    if principal is None:
+        return None
+    visible_course(course.id, request, app.catalogue, principal)
+    if not isinstance(item, QuizContent):
+        return _item_context(None, principal, course, item_id, state)
+    # A quiz adds its attempt count. Autocommit: a read needs no BEGIN and ROLLBACK,
+    # which on PostgreSQL are round trips.
     with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        account, state = learning.page_state(
-            connection, user_id=claims.user_id, session_id=claims.session_id, course=course
-        )
-        principal = accept_session(request, claims, account)
-        if principal is None:
-            return None
-        visible_course(course.id, request, app.catalogue, principal)
         return _item_context(connection, principal, course, item_id, state)
 
 
@@ -226,7 +234,31 @@ async def item_page(course_id: str, item_id: str, request: Request, claims: Page
     """The hot path: the token's signature checked without the database, content from
     memory, one query (the session and account checks folded in; in a worker thread, off
     the event loop), then a render of pre-rendered lesson HTML. It reads app.state
-    directly: each declared dependency costs time on every request."""
+    directly: each declared dependency costs time on every request. Most requests for it
+    never reach this route: `web/fastpath.py` calls `item_response` ahead of the router."""
+    return await item_response(request, claims, course_id, item_id)
+
+
+async def lesson_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
+    """The item page for a signed-in browser, called by `web/fastpath.LessonFastPath`
+    without the router, the dependency layer and the inner middlewares, which add nothing
+    to this page but cost more than the page itself. It does what they would: the
+    caller's claims from the cookie and the page's language (as LanguageMiddleware sets it);
+    the rest is the route's own code. None sends the request the normal way, which then
+    answers it exactly as the route does: no cookie, an error of any kind."""
+    claims = token_claims(request)
+    if claims is None:
+        return None
+    language = page_language(request)
+    request.state.language = language
+    current_language.set(language)
+    try:
+        return await item_response(request, claims, course_id, item_id)
+    except Exception:  # the normal path answers it, through the app's error handlers
+        return None
+
+
+async def item_response(request: Request, claims: Claims, course_id: str, item_id: str) -> Response:
     state = request.app.state
     templates: Templates = state.templates
     course = state.catalogue.get(course_id)
