@@ -174,9 +174,7 @@ def _score(value: float) -> str:
     return f"{value:g}"
 
 
-def credential_claims(
-    certificate: Certificate, *, site: Site, summary: str = "", now: datetime | None = None
-) -> dict[str, Any]:
+def credential_claims(certificate: Certificate, *, site: Site, summary: str = "") -> dict[str, Any]:
     """The credential (payload of the VC-JWT) of a certificate."""
     if certificate.id is None:
         raise ValueError("the certificate has not been stored")
@@ -243,13 +241,13 @@ def credential_claims(
             for c in certificate.courses
             if c.get("code")
         ]
-    signed_at = now or datetime.now(UTC)
+    # No `iat`: verifiers refuse one ahead of their clock, and the signing time says nothing
+    # the issue time (`nbf`) does not.
     claims.update(
         {
             "iss": site.base_url,
             "sub": subject_id,
             "nbf": int(issued.timestamp()),
-            "iat": int(signed_at.timestamp()),
             "jti": credential_id,
         }
     )
@@ -275,12 +273,13 @@ def status_list_claims(
     signed_at = now or datetime.now(UTC)
     url = status_list_url(site.base_url, list_number)
     indexes = status.revoked_indexes(session, list_number=list_number)
+    # Built now, so valid from now: no `validFrom`/`nbf` (nor `iat`), which a verifier whose
+    # clock is a few seconds behind ours would refuse; `validUntil`/`exp` bound its use.
     return {
         "@context": [VC_CONTEXT],
         "id": url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": site.base_url,
-        "validFrom": _iso(signed_at),
         "validUntil": _iso(signed_at + timedelta(days=1)),
         "credentialSubject": {
             "id": f"{url}#list",
@@ -290,8 +289,6 @@ def status_list_claims(
             "ttl": STATUS_LIST_SECONDS * 1000,
         },
         "iss": site.base_url,
-        "nbf": int(signed_at.timestamp()),
-        "iat": int(signed_at.timestamp()),
         "exp": int((signed_at + timedelta(days=1)).timestamp()),
         "jti": url,
     }
