@@ -200,17 +200,19 @@ def _csv_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
         delimiter = csv.Sniffer().sniff(first, delimiters=",;").delimiter
     except csv.Error:
         delimiter = ";" if first.count(";") > first.count(",") else ","
-    # The reader's line number is where a row ends; a row starts after the previous one ended,
-    # so a quoted cell holding line breaks does not shift the numbers that follow.
+    # Numbered by record, as a spreadsheet numbers its rows: a blank line is a row, and a
+    # quoted cell holding line breaks is still one row.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    row = 1
+    row = 0
     try:
-        for cells in reader:
+        for row, cells in enumerate(reader, start=1):
             yield row, cells
-            row = reader.line_num + 1
     except csv.Error as exc:
         raise SheetError(
-            Message(N_("Row %(row)s cannot be read as CSV: %(error)s"), {"row": row, "error": exc})
+            Message(
+                N_("Row %(row)s cannot be read as CSV: %(error)s"),
+                {"row": row + 1, "error": exc},
+            )
         ) from None
 
 
