@@ -26,6 +26,8 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
 }
 DEFAULT_ORIENTATION = "landscape"
+# Every certificate PDF and verification page carries the logo and signatures.
+LARGE_IMAGE_BYTES = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +127,10 @@ def resolve(
     return replace(base, **changes)
 
 
-def image_problems(data: Any, folder: Path) -> Iterator[tuple[tuple[str | int, ...], Message]]:
-    """The image files an issuer mapping (raw YAML data) names that cannot be used: missing,
-    outside `folder`, or not a PNG, JPEG or SVG image. Paths are within the mapping."""
+def image_problems(data: Any, folder: Path) -> Iterator[tuple[tuple[str | int, ...], Message, str]]:
+    """The image files an issuer mapping (raw YAML data) names that cannot be used (errors:
+    missing, outside `folder`, not a PNG, JPEG or SVG image) or are heavy (a warning), with
+    their path within the mapping and a severity."""
     if not isinstance(data, dict):
         return
     references: list[tuple[tuple[str | int, ...], Any]] = [(("logo",), data.get("logo"))]
@@ -143,7 +146,21 @@ def image_problems(data: Any, folder: Path) -> Iterator[tuple[tuple[str | int, .
             continue
         problem = _image_problem(name, folder)
         if problem is not None:
-            yield path, problem
+            yield path, problem, "error"
+            continue
+        size = (folder / name).stat().st_size
+        if size > LARGE_IMAGE_BYTES:
+            yield (
+                path,
+                Message(
+                    N_(
+                        "image '%(name)s' weighs %(size)s KB: every certificate and its "
+                        "verification page carry it, so keep it under %(limit)s KB"
+                    ),
+                    {"name": name, "size": size // 1000, "limit": LARGE_IMAGE_BYTES // 1000},
+                ),
+                "warning",
+            )
 
 
 def _image_problem(name: str, folder: Path) -> Message | None:

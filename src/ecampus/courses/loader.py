@@ -314,8 +314,8 @@ class _Checker:
                 self.quiz(item, here, data.get("pass_mark", 70), folder)
 
     def issuer_images(self, data: Any, folder: Path, at: tuple[str | int, ...] = ()) -> None:
-        for path, message in issuer.image_problems(data, folder):
-            self.error((*at, *path), message)
+        for path, message, severity in issuer.image_problems(data, folder):
+            self.error((*at, *path), message, severity=severity)
 
     def links(self, text: str, path: tuple[str | int, ...], folder: Path, where: Message) -> None:
         """Media the text refers to must exist; links to item ids must name an item."""
@@ -633,7 +633,7 @@ def load_issuer(file: Path, *, root: Path) -> tuple[issuer.IssuerContent | None,
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, located, file))
         return None, _sorted(problems)
-    if problems:
+    if any(p.severity == "error" for p in problems):
         return None, _sorted(problems)
     return issuer.from_schema(model, folder=file.parent, root=root), problems
 
@@ -671,7 +671,7 @@ def load_programme(file: Path) -> tuple[ProgrammeContent | None, list[Problem]]:
     except ValidationError as exc:
         problems.extend(_validation_problems(exc, located, file))
         return None, _sorted(problems)
-    if problems:
+    if any(p.severity == "error" for p in problems):
         return None, _sorted(problems)
     return (
         ProgrammeContent(

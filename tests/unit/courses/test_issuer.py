@@ -270,3 +270,19 @@ def test_schema_describes_every_key_and_the_committed_file_is_current() -> None:
     assert schema["additionalProperties"] is False
     committed = json.loads((BUNDLED / "issuer.schema.json").read_text(encoding="utf-8"))
     assert committed == schema, "run `make schema`"
+
+
+def test_a_heavy_image_is_a_warning(tmp_path: Path) -> None:
+    root = catalogue(tmp_path, ISSUER)
+    (root / "logo.png").write_bytes(PNG + b"\0" * 300_000)
+
+    result = load_catalogue([root], render=False)
+
+    assert [(p.severity, p.format(root)) for p in result.problems] == [
+        (
+            "warning",
+            "issuer.yaml:5:7: warning: image 'logo.png' weighs 300 KB: every certificate and "
+            "its verification page carry it, so keep it under 200 KB",
+        )
+    ]
+    assert result.issuer is not None
