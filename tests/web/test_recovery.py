@@ -468,3 +468,20 @@ def test_serve_sends_the_reset_mail_and_the_link_works(settings: Settings) -> No
             assert ok.status_code == 204
             factories.token(client, data["email"], NEW_PASSWORD)
             assert outbox(client, data["email"])[0].status == "sent"
+
+
+def test_a_password_change_retires_the_links_handed_out_before(client: TestClient) -> None:
+    data, headers = factories.learner(client)
+    client.post("/api/v1/auth/password-reset", json={"email": data["email"]})
+    token = link_in(outbox(client, data["email"])[0])
+    changed = client.post(
+        "/api/v1/me/password",
+        json={"current_password": data["password"], "new_password": NEW_PASSWORD},
+        headers=headers,
+    )
+    assert changed.status_code == 204
+    stale = client.post(
+        "/api/v1/auth/password-reset/confirm", json={"token": token, "password": "otra clave más"}
+    )
+    assert stale.status_code == 400
+    factories.token(client, data["email"], NEW_PASSWORD)

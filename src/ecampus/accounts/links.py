@@ -129,7 +129,7 @@ def redeem(session: Session, *, token: str, password_hash: str) -> OpenLink | No
     if getattr(claimed, "rowcount", 0) != 1:
         session.rollback()
         return None
-    retire_links(session, user=found.user, now=now)
+    sessions.retire_links(session, user=found.user)
     user = found.user
     user.password_hash = password_hash
     session.add(user)
@@ -137,11 +137,8 @@ def redeem(session: Session, *, token: str, password_hash: str) -> OpenLink | No
     return found
 
 
-def retire_links(session: Session, *, user: User, now: datetime | None = None) -> None:
+def retire_links(session: Session, *, user: User) -> None:
     """Mark every unused link of the account used (not committed): after a password change,
-    a reset or a deactivation, no link handed out earlier opens the account."""
-    session.execute(
-        update(_tokens)
-        .where(_tokens.c.user_id == user.id, _tokens.c.used_at.is_(None))
-        .values(used_at=now or datetime.now(UTC))
-    )
+    a reset, an email correction or a deactivation, no link handed out earlier opens the
+    account."""
+    sessions.retire_links(session, user=user)

@@ -162,13 +162,18 @@ def deactivate(db: Session, *, user: User) -> User:
     link handed out before opens it, even after a reactivation (commits)."""
     user.is_active = False
     db.add(user)
+    retire_links(db, user=user)
+    end_sessions(db, user=user)
+    return user
+
+
+def retire_links(db: Session, *, user: User) -> None:
+    """Mark every unused invitation or reset link of the account used (not committed)."""
     db.execute(
         update(_tokens)
         .where(_tokens.c.user_id == user.id, _tokens.c.used_at.is_(None))
         .values(used_at=datetime.now(UTC))
     )
-    end_sessions(db, user=user)
-    return user
 
 
 def reactivate(db: Session, *, user: User) -> User:
@@ -180,10 +185,12 @@ def reactivate(db: Session, *, user: User) -> User:
 
 
 def set_password(db: Session, *, user: User, password: str, keep: str | None = None) -> None:
-    """A new password: every other session ends (a reset keeps none). Commits. The slow
-    hash is the caller's to keep off the event loop."""
+    """A new password: every other session ends (a reset keeps none), and no reset or
+    invitation link handed out before opens the account any more. Commits. The slow hash
+    is the caller's to keep off the event loop."""
     user.password_hash = passwords.hash_password(password)
     db.add(user)
+    retire_links(db, user=user)
     end_sessions(db, user=user, keep=keep)
 
 
