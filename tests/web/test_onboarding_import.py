@@ -270,3 +270,43 @@ def test_cohort_enrolment_takes_a_programme(bundled_client: TestClient) -> None:
         json={"programme": PROGRAMME, "course": "migracion-laboral", "emails": [data["email"]]},
     )
     assert both.status_code == 422
+
+
+def test_every_participant_receives_an_invitation_that_opens_their_courses(
+    database_url: str,
+) -> None:
+    """The whole way, with the app's own sender and a real SMTP server (aiosmtpd): the
+    corrected list imported for the diploma, 37 invitations delivered in each person's
+    language, and one person setting a password from theirs and finding the courses."""
+    from ecampus.app import create_app
+    from tests.conftest import BUNDLED_COURSES, make_settings
+    from tests.mailserver import smtp_server
+
+    with smtp_server() as (inbox, url):
+        settings = make_settings(database_url, BUNDLED_COURSES, smtp_url=url)
+        with TestClient(create_app(settings)) as client:
+            auth = factories.staff(client, Role.coordinator)
+            cohort(client, auth)
+            body = upload(client, auth, FIXED, programme=PROGRAMME, send_invitations=True).json()
+            assert body["created"] == 37
+            mails = inbox.wait_for(37, seconds=60)
+            assert sorted(r for m in mails for r in m.recipients) == sorted(
+                i["email"] for i in body["invitations"]
+            )
+            [kevin] = inbox.to("kevin.young@example.org")
+            [ana] = inbox.to("ana.xicara@example.org")
+            assert "Kevin Young" in kevin.text
+            assert "Ana Lucía Xicará" in ana.text
+            assert kevin.subject != ana.subject  # English and Spanish
+            assert ana.link == next(
+                i["url"] for i in body["invitations"] if i["email"] == "ana.xicara@example.org"
+            )
+            token = ana.link.rsplit("/", 1)[1]
+            chosen = "una contraseña nueva 2026"
+            confirmed = client.post(
+                "/api/v1/auth/password-reset/confirm", json={"token": token, "password": chosen}
+            )
+            assert confirmed.status_code == 204
+            headers = factories.token(client, "ana.xicara@example.org", chosen)
+            mine = client.get("/api/v1/me/courses", headers=headers).json()
+            assert {c["course_id"] for c in mine} == PROGRAMME_COURSES
