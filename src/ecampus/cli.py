@@ -288,6 +288,46 @@ def cmd_users_access(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_link(args: argparse.Namespace) -> int:
+    """A fresh one-time link (reset, or invitation for an account with no password yet),
+    printed for the operator to hand over; no mail is sent. Audit-logged as "cli"."""
+    from sqlmodel import Session
+
+    from ecampus.accounts import links, manage
+    from ecampus.accounts import service as accounts
+    from ecampus.audit.service import record
+    from ecampus.db import make_engine
+
+    settings = _settings()
+    purpose = links.INVITATION if args.invitation else links.RESET
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            user = accounts.get_by_email(session, args.email)
+            if user is None:
+                print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
+                return 1
+            if not user.is_active:
+                print(f"ecampus: {user.email} is deactivated; reactivate it first", file=sys.stderr)
+                return 1
+            if purpose == links.INVITATION and manage.has_password(user):
+                print(
+                    f"ecampus: {user.email} already has a password; make a reset link instead",
+                    file=sys.stderr,
+                )
+                return 1
+            url = links.issue_link(session, user, purpose, base_url=settings.base_url)
+            action = "account.invitation_link" if args.invitation else "account.reset_link"
+            record(session, "cli", action, user.email, {"purpose": purpose})
+            session.commit()
+    finally:
+        engine.dispose()
+    lifetime = "14 days" if args.invitation else "60 minutes"
+    print(url)
+    print(f"works once, for {lifetime}; no mail was sent", file=sys.stderr)
+    return 0
+
+
 def cmd_users_list(_args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
@@ -546,6 +586,17 @@ def build_parser() -> argparse.ArgumentParser:
         access = user_commands.add_parser(action, help=text)
         access.add_argument("email")
         access.set_defaults(func=cmd_users_access, action=action)
+    link = user_commands.add_parser(
+        "reset-link",
+        help="print a fresh one-time link to set the password (60 minutes; no mail is sent)",
+    )
+    link.add_argument("email")
+    link.add_argument(
+        "--invitation",
+        action="store_true",
+        help="an invitation link (14 days) for an account with no password yet",
+    )
+    link.set_defaults(func=cmd_users_link)
     listing = user_commands.add_parser("list", help="list accounts")
     listing.set_defaults(func=cmd_users_list)
 
