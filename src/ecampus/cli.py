@@ -263,9 +263,8 @@ def cmd_users_access(args: argparse.Namespace) -> int:
     """deactivate: no sign-in, every session refused at once; reactivate: sign-in again."""
     from sqlmodel import Session
 
+    from ecampus.accounts import manage
     from ecampus.accounts import service as accounts
-    from ecampus.accounts import sessions
-    from ecampus.audit.service import record
     from ecampus.db import make_engine
 
     engine = make_engine(_settings().database_url)
@@ -275,13 +274,12 @@ def cmd_users_access(args: argparse.Namespace) -> int:
             if user is None:
                 print(f"ecampus: no account has the email {args.email}", file=sys.stderr)
                 return 1
-            # Audit-logged in the action's own transaction (deactivate/reactivate commit).
-            record(session, "cli", f"account.{args.action}", user.email, {"role": user.role})
+            # Audit-logged (as the cli) in the action's own transaction.
             if args.action == "deactivate":
-                sessions.deactivate(session, user=user)
+                manage.deactivate(session, staff="cli", user=user)
                 print(f"{user.email} is deactivated: signed out everywhere, cannot sign in")
             else:
-                sessions.reactivate(session, user=user)
+                manage.reactivate(session, staff="cli", user=user)
                 print(f"{user.email} may sign in again")
     finally:
         engine.dispose()

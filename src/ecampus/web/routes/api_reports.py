@@ -12,11 +12,11 @@ from pydantic import BaseModel, EmailStr, Field, model_validator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from ecampus.accounts import manage
 from ecampus.accounts import service as accounts
-from ecampus.accounts import sessions
 from ecampus.accounts.models import Role, User
 from ecampus.accounts.tokens import Principal
-from ecampus.audit.service import Acting, record
+from ecampus.audit.service import Acting
 from ecampus.db import ConnectionGate
 from ecampus.learning import cohorts
 from ecampus.onboarding import service as onboarding
@@ -288,6 +288,10 @@ def set_role(email: str, body: RoleIn, principal: Admin, session: SessionDep) ->
     return {"email": user.email, "role": user.role}
 
 
+def _staff(principal: Principal) -> manage.Staff:
+    return manage.Staff(id=principal.user_id, email=principal.email, role=principal.role)
+
+
 def _account_to_manage(session: Session, email: str, principal: Principal) -> User:
     """Admins manage every account; coordinators, learners' accounts only."""
     user = accounts.get_by_email(session, email)
@@ -305,19 +309,16 @@ def _account_to_manage(session: Session, email: str, principal: Principal) -> Us
 @router.post("/users/{email}/deactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def deactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account cannot sign in, and its sessions are refused from the next request on."""
-    user = _account_to_manage(session, email, principal)
-    # Recorded in the deactivation's own transaction (sessions.deactivate commits both).
-    record(session, Acting(principal.user_id, principal.email), "account.deactivate",
-           user.email, {"role": user.role})  # fmt: skip
-    user = sessions.deactivate(session, user=user)
+    user = manage.deactivate(
+        session, staff=_staff(principal), user=_account_to_manage(session, email, principal)
+    )
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
 
 
 @router.post("/users/{email}/reactivate", dependencies=[ApiCsrf], responses=OWN_ACCOUNT)
 def reactivate_user(email: str, principal: Coordinator, session: SessionDep) -> dict[str, Any]:
     """The account may sign in again (its old sessions stay ended)."""
-    user = _account_to_manage(session, email, principal)
-    record(session, Acting(principal.user_id, principal.email), "account.reactivate",
-           user.email, {"role": user.role})  # fmt: skip
-    user = sessions.reactivate(session, user=user)
+    user = manage.reactivate(
+        session, staff=_staff(principal), user=_account_to_manage(session, email, principal)
+    )
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
