@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, select
+from sqlalchemy import ColumnElement, Engine, func, select, tuple_
 from sqlmodel import Session
 
 from ecampus.certificates import service as certificates
@@ -28,20 +28,22 @@ _enrollments = Enrollment.__table__  # type: ignore[attr-defined]
 _certificates = Certificate.__table__  # type: ignore[attr-defined]
 
 
-def _never_issued(kind: str, subject: Any, user: Any) -> ColumnElement[bool]:
+def _never_issued(kind: str, subject: Any, user: Any, only_user: int | None) -> ColumnElement[bool]:
     """No certificate of this kind and subject, valid or revoked, was ever issued to the
-    learner: a revoked one is a coordinator's decision that activity never undoes."""
-    return ~(
-        select(_certificates.c.id)
-        .where(
-            and_(
-                _certificates.c.user_id == user,
-                _certificates.c.kind == kind,
-                _certificates.c.subject_id == subject,
-            )
-        )
-        .exists()
-    )
+    learner: a revoked one is a coordinator's decision that activity never undoes.
+
+    Written as NOT IN, which both databases answer by building the set of issued
+    certificates once (SQLite an ephemeral index, PostgreSQL a hashed subplan); a correlated
+    NOT EXISTS made SQLite search every certificate of the subject for each completed
+    enrolment: minutes at start-up with 100,000 enrolments. No column here is nullable, so
+    NOT IN means what it says. `subject` is a column (every course) or a programme id."""
+    issued = select(_certificates.c.user_id).where(_certificates.c.kind == kind)
+    if only_user is not None:
+        issued = issued.where(_certificates.c.user_id == only_user)
+    if isinstance(subject, str):
+        return user.not_in(issued.where(_certificates.c.subject_id == subject))
+    pairs = issued.add_columns(_certificates.c.subject_id)
+    return tuple_(user, subject).not_in(pairs)
 
 
 def _courses_missing(
@@ -54,7 +56,7 @@ def _courses_missing(
         _enrollments.c.completed_at,
     ).where(
         _enrollments.c.completed_at.is_not(None),
-        _never_issued("course", _enrollments.c.course_id, _enrollments.c.user_id),
+        _never_issued("course", _enrollments.c.course_id, _enrollments.c.user_id, user_id),
     )
     if user_id is not None:
         query = query.where(_enrollments.c.user_id == user_id)
@@ -71,7 +73,7 @@ def _diplomas_missing(
         .where(
             _enrollments.c.course_id.in_(programme.courses),
             _enrollments.c.completed_at.is_not(None),
-            _never_issued("programme", programme.id, _enrollments.c.user_id),
+            _never_issued("programme", programme.id, _enrollments.c.user_id, user_id),
         )
         .group_by(_enrollments.c.user_id)
         .having(func.count(func.distinct(_enrollments.c.course_id)) == len(set(programme.courses)))
