@@ -166,6 +166,9 @@ def test_move_between_cohorts_and_closed_cohorts(client: TestClient) -> None:
     closed = client.patch("/api/v1/cohorts/a", headers=coordinator, json={"closed": True})
     assert closed.status_code == 200
     assert closed.json()["closed_at"]
+    listed = {c["code"]: c for c in client.get("/api/v1/cohorts", headers=coordinator).json()}
+    assert listed["a"]["closed_at"] == closed.json()["closed_at"]
+    assert listed["b"]["closed_at"] is None
     refused = client.put(path, headers=coordinator, json={"cohort": "a"})
     assert refused.status_code == 409
     assert "closed" in refused.json()["detail"]

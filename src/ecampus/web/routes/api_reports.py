@@ -208,7 +208,15 @@ def dashboard_figures(
 
 @router.get("/cohorts")
 def list_cohorts(principal: Coordinator, session: SessionDep) -> list[dict[str, Any]]:
-    return [{"code": c.code, "name": c.name} for c in cohorts.all_cohorts(session)]
+    """Every cohort; `closed_at` is set for a closed one (no new enrolments)."""
+    return [
+        {
+            "code": c.code,
+            "name": c.name,
+            "closed_at": c.closed_at.isoformat() if c.closed_at else None,
+        }
+        for c in cohorts.all_cohorts(session)
+    ]
 
 
 @router.post(
