@@ -40,7 +40,7 @@ def normalise(value: str) -> str | None:
 
 
 @cache
-def _collator() -> Collator:
+def collator() -> Collator:
     # The Unicode Collation Algorithm's default order (DUCET) is the CLDR root order, which is
     # English's and Spanish's too, except for Spanish ñ after n: no country name needs that rule
     # (España is the only one with ñ, and it differs from its neighbours before the ñ).
@@ -70,11 +70,11 @@ def name(code: str, language: str) -> str:
 @lru_cache(maxsize=16)
 def countries(language: str) -> tuple[Country, ...]:
     """Every country, sorted as a reader of `language` expects (México, Mónaco, Myanmar)."""
-    collator = _collator()
+    sort_key = collator().sort_key
     return tuple(
         Country(code, label)
         for code, label in sorted(
-            names(language).items(), key=lambda pair: (collator.sort_key(pair[1]), pair[0])
+            names(language).items(), key=lambda pair: (sort_key(pair[1]), pair[0])
         )
     )
 

@@ -8,21 +8,25 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import segno
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent, parse_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from weasyprint import HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ecampus.localtime import local_day
 from ecampus.settings import get_settings
+
+if TYPE_CHECKING:
+    from weasyprint.text.fonts import FontConfiguration
+
+# WeasyPrint (with Pango through cffi, fontTools) and segno are imported where a PDF is made,
+# not when the app starts: they are most of a worker's import time and a good part of its
+# memory, and most workers never render a certificate.
 
 TEMPLATE_NAME = "certificates/pdf.html"
 DEFAULT_LANGUAGE = "es"
@@ -132,7 +136,9 @@ def render_certificate_pdf(doc: CertificateDocument, *, templates_dir: Path | No
     # The base URL points at the (local) templates folder only so that relative links have
     # something to resolve against; the fetcher refuses every scheme, so neither the
     # template nor user data can make the renderer read a file or reach the network.
-    page = HTML(string=html, base_url=directory.as_uri() + "/", url_fetcher=_NO_FETCHER)
+    from weasyprint import HTML
+
+    page = HTML(string=html, base_url=directory.as_uri() + "/", url_fetcher=_no_fetcher())
     return page.write_pdf(font_config=_font_config())
 
 
@@ -188,6 +194,8 @@ def _score_text(score: float, *, language: str) -> str:
 def _qr_svg(url: str) -> Markup:
     # Inline SVG rather than an <img>: nothing for the renderer to fetch, and the vector stays
     # sharp at any print size. The SVG holds only path data, never the URL as text.
+    import segno
+
     qr = segno.make(url, error="m", micro=False)
     svg = qr.svg_inline(scale=1, border=0, omitsize=True, dark="#000")
     # segno draws each row as a 1-unit stroke; widening them a hair closes the white seams
@@ -232,30 +240,36 @@ def _environment(templates_dir: Path) -> Environment:
 _IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/svg+xml"})
 
 
-class _RefuseEveryURL(URLFetcher):
+@cache
+def _no_fetcher() -> Any:
     """A fetcher that loads nothing but the images embedded in the page as base64 data:
-    URIs (the issuer's logo and signatures): certificates are self-contained by design."""
+    URIs (the issuer's logo and signatures): certificates are self-contained by design.
+    Stateless (fetch never touches the instance), so one instance serves every thread."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    def fetch(self, url: str, headers: object = None) -> object:
-        header, _comma, payload = url.partition(",")
-        media_type, _semicolon, encoding = header.removeprefix("data:").partition(";")
-        if url.startswith("data:") and media_type in _IMAGE_TYPES and encoding == "base64":
-            try:
-                body = base64.b64decode(payload, validate=True)
-            except binascii.Error as exc:
-                raise ValueError("an embedded image is not valid base64") from exc
-            return URLFetcherResponse(url, body, {"Content-Type": media_type})
-        raise ValueError(f"certificate PDFs load no external resources (asked for {url[:80]})")
+    class RefuseEveryURL(URLFetcher):
+        def fetch(self, url: str, headers: object = None) -> object:
+            header, _comma, payload = url.partition(",")
+            media_type, _semicolon, encoding = header.removeprefix("data:").partition(";")
+            if url.startswith("data:") and media_type in _IMAGE_TYPES and encoding == "base64":
+                try:
+                    body = base64.b64decode(payload, validate=True)
+                except binascii.Error as exc:
+                    raise ValueError("an embedded image is not valid base64") from exc
+                return URLFetcherResponse(url, body, {"Content-Type": media_type})
+            raise ValueError(f"certificate PDFs load no external resources (asked for {url[:80]})")
+
+    return RefuseEveryURL()
 
 
-# Stateless (fetch never touches the instance), so one instance serves every thread.
-_NO_FETCHER = _RefuseEveryURL()
 _local = threading.local()
 
 
 def _font_config() -> FontConfiguration:
     # One per thread: Pango font maps are not documented as thread-safe, and sync routes run
     # in a thread pool. Reusing it keeps Pango's glyph and layout caches warm between renders.
+    from weasyprint.text.fonts import FontConfiguration
+
     config: FontConfiguration | None = getattr(_local, "font_config", None)
     if config is None:
         config = _local.font_config = FontConfiguration()

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import orjson
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
+
+if TYPE_CHECKING:  # XlsxWriter itself is imported when a workbook is written, not at start
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
 Column = tuple[str, str]  # (key in the row mapping, header label)
 
@@ -106,6 +108,8 @@ def xlsx_bytes(
     sheet_name: str = "Report",
 ) -> bytes:
     """Build an XLSX workbook of one sheet: bold frozen header, autofilter, typed cells."""
+    import xlsxwriter
+
     output = io.BytesIO()
     # constant_memory flushes each row to a temporary file as it is written, so memory stays
     # flat however many enrolments there are; in_memory would silently turn it off.

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from babel.dates import format_date
 from fastapi import Depends, HTTPException, Query, status
 from markupsafe import Markup
-from pyuca import Collator
 
 from ecampus import countries
 from ecampus.courses.catalog import Catalogue
@@ -23,8 +22,6 @@ from ecampus.web import i18n
 from ecampus.web.deps import CatalogueDep
 from ecampus.web.templating import gettext as _
 from ecampus.web.templating import ngettext
-
-_COLLATOR = Collator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,8 @@ def _rows(lines: list[Line], label: Any, lang: Any = lambda key: None) -> list[R
         )
         for line in lines
     ]
-    return sorted(rows, key=lambda r: (-r.enrolled, _COLLATOR.sort_key(r.label)))
+    sort_key = countries.collator().sort_key  # built on first use: DUCET takes a second
+    return sorted(rows, key=lambda r: (-r.enrolled, sort_key(r.label)))
 
 
 def _number(value: float, language: str) -> str:
