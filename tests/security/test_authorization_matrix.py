@@ -260,6 +260,22 @@ MATRIX: dict[tuple[str, str], Entry] = {
         (303, "/coordinator/people/"), *STAFF, request=Request({**VICTIM, "action": "reactivate"})
     ),
     ("GET", "/admin/mail"): page(200, "admin"),
+    # The audit log: admins only.
+    ("GET", "/api/v1/audit"): api(200, "admin"),
+    ("GET", "/admin/audit"): page(200, "admin"),
+    # Importing a participants' list: staff (sent without a file, the API answers 422 once
+    # the caller may import; the page's download step turns posted rows into a CSV).
+    ("POST", "/api/v1/cohorts/{code}/import"): api(
+        422, *STAFF, request=Request({"code": "MATRIX"}, form=lambda w, c: {"course": COURSE})
+    ),
+    ("GET", "/coordinator/cohorts/{code}/import"): page(
+        200, *STAFF, request=Request({"code": "MATRIX"})
+    ),
+    ("POST", "/coordinator/cohorts/{code}/import"): page(
+        200,
+        *STAFF,
+        request=Request({"code": "MATRIX"}, form=lambda w, c: {"step": "download", "result": "[]"}),
+    ),
     ("POST", "/admin/mail/retry"): page(
         (303, "/admin/mail"), "admin", request=Request(form=lambda w, c: {"mail": "all"})
     ),
