@@ -17,7 +17,9 @@ from sqlmodel import Session, col, select
 
 from ecampus.accounts.models import Role
 from ecampus.audit.models import AuditEntry
+from ecampus.certificates import revocation
 from ecampus.certificates import service as certificates
+from ecampus.certificates.listing import Programmes
 from ecampus.certificates.models import Certificate, CertificatePart
 from ecampus.localtime import local_day
 from tests import factories
@@ -305,3 +307,60 @@ def test_verification_by_a_name_says_what_to_type(client: TestClient) -> None:
     assert page.status_code == 404
     assert "Ningún certificado tiene el código Ana García." in page.text
     assert "no busca por nombre" in page.text
+
+
+def test_which_diplomas_counted_it_without_recorded_parts(client: TestClient) -> None:
+    """A diploma issued before parts were recorded: its frozen courses decide, else the
+    catalogue's programme; `plan` says so without changing anything."""
+    ana = graduate(client, "Ana García")
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    programmes = Programmes.of_catalogue(client.app.state.catalogue)  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        diploma = certificates.by_code(session, ana["diploma_code"])
+        assert diploma
+        session.execute(
+            delete(CertificatePart).where(col(CertificatePart.diploma_id) == diploma.id)
+        )
+        for frozen, counted in (
+            ([{"course_id": "otro-curso", "code": None}], []),
+            ([{"course_id": COURSE, "code": None}], [ana["diploma_code"]]),
+            (None, [ana["diploma_code"]]),  # the catalogue: demo-programme holds demo-course
+        ):
+            diploma.courses = frozen
+            session.add(diploma)
+            session.commit()
+            plan = revocation.plan(session, code=ana["course_code"], programmes=programmes)
+            assert plan is not None
+            assert [d.code for d in plan.diplomas] == counted, frozen
+        assert revocation.plan(session, code=ana["course_code"]) is not None
+        assert revocation.plan(session, code="NOPE-NOPE-NOPE") is None
+        assert revocation.plan(session, code=ana["diploma_code"]).diplomas == []  # type: ignore[union-attr]
+    assert client.get(f"/api/v1/certificates/{ana['diploma_code']}").json()["valid"] is True
+
+
+def test_no_diploma_is_issued_later_on_a_revoked_course_certificate(
+    client: TestClient, coordinator: dict[str, str]
+) -> None:
+    ana = graduate(client, "Ana García")
+    client.post(f"/api/v1/certificates/{ana['course_code']}/revoke", headers=coordinator,
+                json={"reason": "Fraude comprobado"})  # fmt: skip
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    programme = client.app.state.catalogue.programmes[PROGRAMME]  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        # As if the diploma had not been issued yet when the course certificate was revoked.
+        diploma = certificates.by_code(session, ana["diploma_code"])
+        assert diploma
+        session.delete(diploma)
+        session.commit()
+        user_id = diploma.user_id
+        issued = certificates.issue_programmes(
+            session, user_id=user_id, programmes=[programme], language="es"
+        )
+        assert issued == []
+        reissued = certificates.reissue(session, code=ana["course_code"])
+        assert reissued is not None
+        # Once a coordinator reissues the course certificate, the diploma may be earned.
+        again = certificates.issue_programmes(
+            session, user_id=user_id, programmes=[programme], language="es"
+        )
+        assert [d.kind for d in again] == ["programme"]

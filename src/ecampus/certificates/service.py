@@ -203,6 +203,21 @@ def _counted(
     return courses, [c.id for c in held.values() if c.id is not None]
 
 
+def _revoked_courses(session: Session, *, user_id: int, programme: ProgrammeContent) -> set[str]:
+    """The programme's courses whose certificate a coordinator revoked (not reissued)."""
+    return set(
+        session.scalars(
+            select(col(Certificate.subject_id)).where(
+                col(Certificate.user_id) == user_id,
+                col(Certificate.kind) == "course",
+                col(Certificate.subject_id).in_(programme.courses),
+                col(Certificate.revoked_at).is_not(None),
+                col(Certificate.superseded_by).is_(None),
+            )
+        )
+    )
+
+
 def issue_programmes(
     session: Session,
     *,
@@ -232,6 +247,10 @@ def issue_programmes(
             issued.append(existing)
             continue
         counted, parts = _counted(session, user_id=user_id, programme=programme)
+        if _revoked_courses(session, user_id=user_id, programme=programme) & {
+            c["course_id"] for c in counted if c["code"] is None
+        }:
+            continue  # a diploma never stands on a course certificate a coordinator revoked
         diploma = _issue(
             session,
             user=user,
