@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,14 +20,24 @@ AnyQuestion = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LessonContent:
+    """A lesson; its HTML is rendered from `body` (Markdown) the first time it is asked for
+    and kept, so that a server starts without rendering every lesson of the catalogue (the
+    course was validated in full when it was loaded; rendering finds no new errors)."""
+
     id: str
     title: str
     module_id: str
     minutes: int | None
-    html: str
+    body: str
+    render: Callable[[str], str] = field(compare=False, repr=False)
     type: Literal["lesson"] = "lesson"
+
+    @cached_property
+    def html(self) -> str:
+        # Two threads asking at once both render the same text; either result is kept.
+        return self.render(self.body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -552,6 +552,11 @@ def _compile(
     media_base = f"/courses/{course.id}/media/"
     item_base = f"/courses/{course.id}/items/"
     item_ids = frozenset(item.id for module in course.modules for item in module.items)
+
+    def lesson_html(text: str) -> str:
+        html = markdown.to_html(text, media_base=media_base, item_base=item_base, item_ids=item_ids)
+        return markdown.size_images(html, media_base=media_base, folder=folder)
+
     modules = []
     for module in course.modules:
         items: list[LessonContent | QuizContent] = []
@@ -564,15 +569,8 @@ def _compile(
                         title=item.title,
                         module_id=module.id,
                         minutes=item.minutes,
-                        html=markdown.size_images(
-                            markdown.to_html(
-                                text, media_base=media_base, item_base=item_base, item_ids=item_ids
-                            ),
-                            media_base=media_base,
-                            folder=folder,
-                        )
-                        if render
-                        else "",
+                        body=text if render else "",
+                        render=lesson_html,
                     )
                 )
             else:
