@@ -40,6 +40,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("completed_at", "completed_at"),
 )
 STATUSES = ("not_started", "in_progress", "completed")
+# Up to this many members, a cohort's learners are passed to the query by id (SQLite takes
+# at most 32,766 parameters).
+MEMBERS_LISTED = 5000
 
 _E = Enrollment.__table__  # type: ignore[attr-defined]
 _U = User.__table__  # type: ignore[attr-defined]
@@ -130,13 +133,22 @@ def programme_rows(
         # The participants with an enrolment of the programme in this cohort, counted over
         # all their enrolments in it (one course moved to another cohort must not halve
         # their count).
-        cohort_id = select(_C.c.id).where(_C.c.code == filters.cohort).scalar_subquery()
-        members = select(_E.c.user_id).where(
-            _E.c.cohort_id == cohort_id, _E.c.withdrawn_at.is_(None)
+        cohort_id = session.scalar(select(_C.c.id).where(_C.c.code == filters.cohort))
+        if cohort_id is None:
+            return
+        members: Any = select(_E.c.user_id).where(
+            _E.c.cohort_id == cohort_id,
+            _E.c.withdrawn_at.is_(None),
+            _E.c.course_id.in_({c for plan in plans for c in plan.hours}),
         )
-        counted = counted.where(_E.c.user_id.in_(members)).having(
-            func.sum(case((_E.c.cohort_id == cohort_id, 1), else_=0)) > 0
-        )
+        found = session.scalars(members.distinct().limit(MEMBERS_LISTED + 1)).all()
+        if not found:
+            return
+        # A cohort's members, named: the database then reads their enrolments through the
+        # (user, course) index instead of scanning every enrolment to match a subquery.
+        counted = counted.where(
+            _E.c.user_id.in_(found if len(found) <= MEMBERS_LISTED else members)
+        ).having(func.sum(case((_E.c.cohort_id == cohort_id, 1), else_=0)) > 0)
     if filters.country or filters.institution_type:
         learners = select(_U.c.id)
         if filters.country:
