@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +40,37 @@ class LessonContent:
         return self.render(self.body)
 
 
+class RenderedOnUse(Mapping[str, str]):
+    """Markdown texts by key, each rendered to HTML the first time it is read, then kept
+    (a quiz's prompts: most quizzes of a large catalogue are not opened after a start)."""
+
+    __slots__ = ("_html", "_render", "_texts")
+
+    def __init__(self, texts: Mapping[str, str], render: Callable[[str], str]) -> None:
+        self._texts = dict(texts)
+        self._render = render
+        self._html: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        html = self._html.get(key)
+        if html is None:
+            html = self._html[key] = self._render(self._texts[key])
+        return html
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RenderedOnUse):
+            return self._texts == other._texts
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True, slots=True)
 class QuizContent:
     id: str
@@ -49,7 +80,7 @@ class QuizContent:
     pass_mark: float
     max_attempts: int | None
     questions: tuple[AnyQuestion, ...]
-    prompts_html: dict[str, str]
+    prompts_html: Mapping[str, str]
     type: Literal["quiz"] = "quiz"
 
 

@@ -19,6 +19,7 @@ from ecampus.courses.content import (
     ModuleContent,
     ProgrammeContent,
     QuizContent,
+    RenderedOnUse,
 )
 from ecampus.courses.problems import Problem
 from ecampus.courses.textmatch import normalise_text
@@ -557,6 +558,11 @@ def _compile(
         html = markdown.to_html(text, media_base=media_base, item_base=item_base, item_ids=item_ids)
         return markdown.size_images(html, media_base=media_base, folder=folder)
 
+    def prompt_html(text: str) -> str:
+        return markdown.to_inline_html(
+            text, media_base=media_base, item_base=item_base, item_ids=item_ids
+        )
+
     modules = []
     for module in course.modules:
         items: list[LessonContent | QuizContent] = []
@@ -585,17 +591,10 @@ def _compile(
                         else course.pass_mark,
                         max_attempts=item.max_attempts,
                         questions=tuple(item.questions),
-                        prompts_html={
-                            q.id: markdown.to_inline_html(
-                                q.prompt,
-                                media_base=media_base,
-                                item_base=item_base,
-                                item_ids=item_ids,
-                            )
-                            if render
-                            else ""
-                            for q in item.questions
-                        },
+                        prompts_html=RenderedOnUse(
+                            {q.id: q.prompt if render else "" for q in item.questions},
+                            prompt_html,
+                        ),
                     )
                 )
         modules.append(ModuleContent(id=module.id, title=module.title, items=tuple(items)))
