@@ -179,3 +179,29 @@ def test_going_back_to_an_older_version_refreshes_reports(
     edit(live, courses_dir, anchor + new_lesson, anchor)  # the author reverts the commit
     assert progress(live, auth)["progress"] == 25
     assert report_row(live, auth)["progress"] == 25
+
+
+def test_a_withdrawn_enrolment_is_not_completed_by_new_content(
+    live: TestClient, courses_dir: Path
+) -> None:
+    """Removing the last item a withdrawn learner lacked neither completes nor certifies
+    them; enrolling again restores the enrolment, which catches up at its next activity."""
+    almost = learner(live, lessons=("leccion-1", "leccion-2"), quiz=True)  # all but leccion-3
+    email = live.get("/api/v1/me", headers=almost).json()["email"]
+    coordinator = factories.staff(live, Role.coordinator)
+    withdrawn = live.delete(f"/api/v1/courses/{COURSE}/enrollments/{email}", headers=coordinator)
+    assert withdrawn.status_code == 204
+    text = (courses_dir / COURSE / "course.yaml").read_text()
+    edit(live, courses_dir, text[text.index("  - id: dos") :], "")  # module 2 and leccion-3 go
+    rows = live.get(
+        "/api/v1/reports/completions",
+        params={"course": COURSE, "status": "withdrawn"},
+        headers=coordinator,
+    ).json()
+    assert [(r["email"], r["completed_at"]) for r in rows] == [(email, None)]
+    assert live.get("/api/v1/me/certificates", headers=almost).json() == []
+    # Enrolled again, the learner's progress counts again and completes the course.
+    assert (
+        live.post(f"/api/v1/courses/{COURSE}/enroll", headers=almost).json()["status"]
+        == "completed"
+    )

@@ -76,7 +76,12 @@ def _read(session: Session, course_id: str) -> tuple[list[_Read], dict[int, list
                 _enrollments.c.user_id,
                 _enrollments.c.last_item_id,
                 *(_enrollments.c[n] for n in _GUARDED),
-            ).where(_enrollments.c.course_id == course_id)
+            ).where(
+                _enrollments.c.course_id == course_id,
+                # Withdrawn: kept as it was, and never completed (nor certified) by new
+                # content; a restored one catches up at its next lesson or attempt.
+                _enrollments.c.withdrawn_at.is_(None),
+            )
         )
     ]
     items: dict[int, list[ItemState]] = defaultdict(list)
