@@ -63,6 +63,9 @@ def test_coordinator_follows_a_programme_cohort_and_downloads_its_report(
 
     page = browser_context().new_page()
     log_in(page, live_server.coordinator_email, live_server.coordinator_password)
+    page.goto("/coordinator")
+    page.get_by_role("link", name="Seguimiento de programas").click()
+    expect(page).to_have_url(re.compile(r"/coordinator/programmes$"))
     page.goto("/coordinator/cohorts")
     page.get_by_role("link", name=f"Avance en el programa · {name}").first.click()
     expect(page).to_have_url(re.compile(rf"/coordinator/programmes\?cohort={code}$"))
