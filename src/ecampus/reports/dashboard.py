@@ -4,11 +4,11 @@ Per course, programme, cohort, country and institution type: enrolments, those a
 the last 30 days, completed, the completion rate and the average score; and completions
 over time, by month or ISO week (Monday first) of the institution's calendar
 (ECAMPUS_TIMEZONE). Withdrawn enrolments are never counted. No report row reaches Python:
-three grouped queries answer, whatever the number of enrolments.
+four grouped queries answer, whatever the number of enrolments.
 
-- one query groups enrolments by (course, cohort, country, institution type), the finest
-  grain any breakdown needs; the breakdowns and the totals are sums of those groups (each
-  figure is a count or a sum, so adding groups is exact);
+- one query groups enrolments by (course, cohort) and one by the learner's (country,
+  institution type); the breakdowns and the totals are sums of those groups (each figure
+  is a count or a sum, so adding groups is exact);
 - one query counts programme participants (distinct learners enrolled in any of its
   courses) and their valid diplomas, through the programme → course pairs of the catalogue;
 - one query counts completions per local month or week. PostgreSQL converts with
@@ -240,29 +240,31 @@ def compute(
     where = _conditions(filters, zone, scope)
     joined = _E.join(_U, _U.c.id == _E.c.user_id)
 
-    grain = (
-        select(
-            _E.c.course_id,
-            _E.c.cohort_id,
-            _U.c.country,
-            _U.c.institution_type,
-            *_figure_columns(active_since),
-        )
-        .select_from(joined)
-        .where(*where)
-        .group_by(_E.c.course_id, _E.c.cohort_id, _U.c.country, _U.c.institution_type)
-    )
+    # Two grains rather than one over all four columns: their product (courses × cohorts ×
+    # countries × institution types) runs to tens of thousands of groups, each summed in
+    # Python, where these two give hundreds.
     per: dict[str, dict[Any, Figures]] = {k: {} for k in ("course", "cohort", "country", "type")}
     total = Figures()
-    for row in session.execute(grain):
+    by_enrolment = (
+        select(_E.c.course_id, _E.c.cohort_id, *_figure_columns(active_since))
+        .select_from(_from(where))
+        .where(*where)
+        .group_by(_E.c.course_id, _E.c.cohort_id)
+    )
+    for row in session.execute(by_enrolment):
         figures = _figures(row)
         total += figures
-        for kind, key in (
-            ("course", row.course_id),
-            ("cohort", row.cohort_id),
-            ("country", row.country or ""),
-            ("type", row.institution_type or ""),
-        ):
+        for kind, key in (("course", row.course_id), ("cohort", row.cohort_id)):
+            per[kind][key] = per[kind].get(key, Figures()) + figures
+    by_learner = (
+        select(_U.c.country, _U.c.institution_type, *_figure_columns(active_since))
+        .select_from(joined)
+        .where(*where)
+        .group_by(_U.c.country, _U.c.institution_type)
+    )
+    for row in session.execute(by_learner):
+        figures = _figures(row)
+        for kind, key in (("country", row.country or ""), ("type", row.institution_type or "")):
             per[kind][key] = per[kind].get(key, Figures()) + figures
 
     codes = _cohort_codes(session, [k for k in per["cohort"] if k is not None])
