@@ -92,6 +92,10 @@ bench: install ## benchmark against the framework's ceiling, SQLite and PostgreS
 	@command -v wrk >/dev/null || { echo "make bench needs wrk, which is not installed: sudo apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
+.PHONY: bench-exports
+bench-exports: install ## the dashboard and report exports at 100,000 enrolments (ecampus demo --learners 20000) against a running server, with its memory (BENCH_EXPORTS_ARGS=--databases sqlite)
+	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
+
 .PHONY: soak
 soak: install ## 200 simulated learners (locust) for 5 minutes, kill -9 mid-run; nothing acknowledged may be lost (SOAK_ARGS=--no-kill ...)
 	$(BIN)/python bench/soak.py --learners 200 --seconds 300 --kill $(SOAK_ARGS)
