@@ -485,3 +485,33 @@ def test_a_password_change_retires_the_links_handed_out_before(client: TestClien
     )
     assert stale.status_code == 400
     factories.token(client, data["email"], NEW_PASSWORD)
+
+
+def test_staff_send_a_new_invitation_by_mail(client: TestClient) -> None:
+    coordinator = factories.profile(email="coord@example.org", full_name="Ana Coordinadora")
+    headers = factories.staff(client, Role.coordinator, **coordinator)
+    invited(client, language="en")
+    sent = client.post(
+        "/api/v1/users/invitada@example.org/invitation", json={"send_mail": True}, headers=headers
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["mailed"] is True
+    [mail] = outbox(client, "invitada@example.org")
+    assert mail.kind == "invitation"
+    assert mail.language == "en"
+    assert "Ana Coordinadora has opened an account for you" in mail.body_text
+    assert sent.json()["url"].endswith(link_in(mail))
+
+    login(client, coordinator["email"], coordinator["password"])
+    page = client.get("/coordinator/people/invitada@example.org")
+    assert "Enviar una invitación nueva por correo" in page.text
+    again = client.post(
+        "/coordinator/people/invitada@example.org/link",
+        data={"purpose": "invitation-mail", "csrf_token": csrf(page.text)},
+    )
+    assert again.status_code == 200
+    assert "Se envió por correo a invitada@example.org" in again.text
+    assert len(outbox(client, "invitada@example.org")) == 2
+    with db(client) as session:
+        actions = [e.action for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.id)))]
+    assert actions == ["account.invitation_mail", "account.invitation_mail"]

@@ -1,5 +1,6 @@
-"""Forgotten passwords: a reset link by mail to whoever holds the address. The answer to
-the asker is the same whether an account exists or not (the caller says nothing of it)."""
+"""Links by mail: a reset link to whoever holds a forgotten password's address (the answer
+to the asker is the same whether an account exists or not), and a fresh invitation that
+staff send again."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from sqlmodel import Session, select
 
 from ecampus.accounts import links
 from ecampus.accounts import service as accounts
-from ecampus.accounts.models import AccountToken
-from ecampus.mail.outbox import queue_password_reset
+from ecampus.accounts.manage import Staff
+from ecampus.accounts.models import AccountToken, User
+from ecampus.audit.service import record
+from ecampus.mail.outbox import queue_invitation, queue_password_reset
 
 # At most this many reset mails per account an hour, whoever asks: a stranger cannot fill
 # someone's mailbox (the per-address limit stops one asker; this stops many).
@@ -46,3 +49,23 @@ def request_reset(
     queue_password_reset(session, user, url, site_name=site_name)
     session.commit()
     return True
+
+
+def mail_invitation(
+    session: Session,
+    *,
+    staff: Staff,
+    user: User,
+    base_url: str | None = None,
+    site_name: str | None = None,
+) -> str:
+    """A fresh invitation link (14 days) for an account with no password yet, mailed to it
+    in its language and returned for staff to see. Audit-logged; commits."""
+    inviter = session.get(User, staff.id)
+    url = links.issue_link(session, user, links.INVITATION, base_url=base_url, created_by=inviter)
+    queue_invitation(
+        session, user, url, inviter_name=inviter.full_name if inviter else None, site_name=site_name
+    )
+    record(session, staff, "account.invitation_mail", user.email, {"valid_minutes": 14 * 24 * 60})
+    session.commit()
+    return url

@@ -14,7 +14,8 @@ from sqlmodel import Session
 from ecampus.accounts import links, manage, passwords
 from ecampus.accounts.models import User
 from ecampus.accounts.tokens import Principal
-from ecampus.mail.recovery import request_reset
+from ecampus.mail.recovery import mail_invitation, request_reset
+from ecampus.settings import Settings
 from ecampus.web.deps import ApiCsrf, Coordinator, SessionDep, SettingsDep, in_session
 from ecampus.web.throttle import THROTTLED, PasswordResetLimit
 
@@ -43,11 +44,20 @@ class PasswordResetConfirmIn(BaseModel):
     password: str = Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
 
 
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_mail: bool = Field(
+        default=False, description="Also mail the invitation to the account, in its language."
+    )
+
+
 class LinkOut(BaseModel):
     email: str
     purpose: str
     url: str
     expires_at: datetime
+    mailed: bool = False
 
 
 def staff_of(principal: Principal) -> manage.Staff:
@@ -118,7 +128,13 @@ async def password_reset_confirm(body: PasswordResetConfirmIn, request: Request)
 
 
 def _hand_over(
-    session: Session, principal: Principal, email: str, purpose: str, base_url: str
+    session: Session,
+    principal: Principal,
+    email: str,
+    purpose: str,
+    settings: Settings,
+    *,
+    send_mail: bool = False,
 ) -> LinkOut:
     user = managed_account(session, principal, email)
     if not user.is_active:
@@ -130,14 +146,25 @@ def _hand_over(
             status.HTTP_409_CONFLICT,
             "This account already has a password: make a password reset link instead",
         )
-    url = manage.hand_over_link(
-        session, staff=staff_of(principal), user=user, purpose=purpose, base_url=base_url
-    )
+    if send_mail:
+        url = mail_invitation(
+            session,
+            staff=staff_of(principal),
+            user=user,
+            base_url=settings.base_url,
+            site_name=settings.site_name,
+        )
+    else:
+        url = manage.hand_over_link(
+            session, staff=staff_of(principal), user=user, purpose=purpose,
+            base_url=settings.base_url,
+        )  # fmt: skip
     return LinkOut(
         email=user.email,
         purpose=purpose,
         url=url,
         expires_at=datetime.now(UTC) + links.LIFETIMES[purpose],
+        mailed=send_mail,
     )
 
 
@@ -149,11 +176,17 @@ def _hand_over(
     tags=["coordination"],
 )
 def invitation_link(
-    email: str, principal: Coordinator, session: SessionDep, settings: SettingsDep
+    email: str,
+    principal: Coordinator,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: InvitationIn | None = None,
 ) -> LinkOut:
     """A fresh invitation link (valid 14 days) for an account with no password yet, to hand
-    over another way; no mail is sent. Admin; coordinator for learner accounts."""
-    return _hand_over(session, principal, email, links.INVITATION, settings.base_url)
+    over another way; with `{"send_mail": true}` it is also mailed to the account. Admin;
+    coordinator for learner accounts."""
+    send_mail = body.send_mail if body is not None else False
+    return _hand_over(session, principal, email, links.INVITATION, settings, send_mail=send_mail)
 
 
 @router.post(
@@ -168,4 +201,4 @@ def reset_link(
 ) -> LinkOut:
     """A fresh password reset link (valid 60 minutes), to hand over another way; no mail is
     sent. Admin; coordinator for learner accounts."""
-    return _hand_over(session, principal, email, links.RESET, settings.base_url)
+    return _hand_over(session, principal, email, links.RESET, settings)

@@ -14,13 +14,14 @@ from sqlmodel import Session
 from ecampus.accounts import links, manage
 from ecampus.accounts.models import User
 from ecampus.accounts.tokens import Principal
+from ecampus.mail.recovery import mail_invitation
 from ecampus.web.deps import CoordinatorPage, FormCsrf, SessionDep, SettingsDep, TemplatesDep
 from ecampus.web.templating import gettext as _
 
 router = APIRouter(include_in_schema=False)
 
 Access = Literal["deactivate", "reactivate"]
-Purpose = Literal["invitation", "reset"]
+Purpose = Literal["invitation", "invitation-mail", "reset"]
 
 
 def _staff(principal: Principal) -> manage.Staff:
@@ -115,11 +116,21 @@ def make_link(
             request, templates, user, status_code=409,
             error=_("This account is deactivated: reactivate it first."),
         )  # fmt: skip
-    if purpose == links.INVITATION and manage.has_password(user):
+    if purpose != links.RESET and manage.has_password(user):
         return _person_page(
             request, templates, user, status_code=409,
             error=_("This account already has a password: make a password reset link instead."),
         )  # fmt: skip
+    if purpose == "invitation-mail":
+        url = mail_invitation(
+            session,
+            staff=_staff(principal),
+            user=user,
+            base_url=settings.base_url,
+            site_name=settings.site_name,
+        )
+        mailed = {"purpose": links.INVITATION, "url": url, "mailed": "1"}
+        return _person_page(request, templates, user, link=mailed)
     url = manage.hand_over_link(
         session, staff=_staff(principal), user=user, purpose=purpose, base_url=settings.base_url
     )
