@@ -112,4 +112,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     server = item.funcargs.get("served") if hasattr(item, "funcargs") else None
     if report.failed and isinstance(server, Served):
         report.sections.append(("server log (tail)", server.log()))
+    # test_two_processes.py: its two servers' logs.
+    pair = item.funcargs.get("pair") if hasattr(item, "funcargs") else None
+    if report.failed:
+        for log in getattr(pair, "logs", ()):
+            report.sections.append((f"{log.name} (tail)", liveserver.log_tail(log)))
     return report
