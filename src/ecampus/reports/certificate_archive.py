@@ -9,14 +9,16 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from stat import S_IFREG
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
-from stream_zip import NO_COMPRESSION_64, ZIP_64, MemberFile, stream_zip
 
 from ecampus.certificates.listing import COLUMNS, CertificateFilters, Programmes, rows
 from ecampus.certificates.models import Certificate
 from ecampus.reports.export import csv_chunks
+
+if TYPE_CHECKING:  # stream_zip (and PyCryptodome under it) is imported when a ZIP is made
+    from stream_zip import MemberFile
 
 INDEX_NAME = "index.csv"
 INDEX_COLUMNS = (*COLUMNS, ("file", "file"))
@@ -40,6 +42,8 @@ def archive_chunks(
     batch: int = BATCH,
 ) -> Iterator[bytes]:
     """The ZIP's bytes, in chunks, for the certificates `filters` select."""
+    from stream_zip import NO_COMPRESSION_64, ZIP_64, stream_zip
+
     made = datetime.now(UTC)
 
     def index() -> Iterator[bytes]:
