@@ -96,6 +96,10 @@ bench: install ## benchmark against the framework's ceiling, SQLite and PostgreS
 bench-exports: install ## the dashboard and report exports at 100,000 enrolments (ecampus demo --learners 20000) against a running server, with its memory (BENCH_EXPORTS_ARGS=--databases sqlite)
 	$(BIN)/python bench/exports.py $(BENCH_EXPORTS_ARGS)
 
+.PHONY: bench-startup
+bench-startup: install ## start to first answer and a worker's memory with 25 courses of 40 items, SQLite and PostgreSQL (BENCH_STARTUP_ARGS=--repeat 5)
+	$(BIN)/python bench/startup.py $(BENCH_STARTUP_ARGS)
+
 .PHONY: soak
 soak: install ## 200 simulated learners (locust) for 5 minutes, kill -9 mid-run; nothing acknowledged may be lost (SOAK_ARGS=--no-kill ...)
 	$(BIN)/python bench/soak.py --learners 200 --seconds 300 --kill $(SOAK_ARGS)
