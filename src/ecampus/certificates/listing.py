@@ -22,7 +22,7 @@ from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.certificates.service import normalise_code
 from ecampus.courses.catalog import Catalogue
-from ecampus.dbfold import fold, like_pattern
+from ecampus.dbfold import contains
 from ecampus.learning.models import Cohort, Enrollment
 from ecampus.localtime import day_bounds
 from ecampus.settings import get_settings
@@ -110,31 +110,26 @@ def _counts_for(programmes: Programmes) -> ColumnElement[bool]:
     )
 
 
-def _search(q: str) -> ColumnElement[bool] | None:
+def _search(q: str, dialect: str) -> ColumnElement[bool] | None:
     words = q.split()[:MAX_WORDS]
     if not words:
         return None
-    matches = []
-    for word in words:
-        pattern = like_pattern(word)
-        matches.append(
-            or_(
-                fold(_cert.c.learner_name).like(pattern, escape="\\"),
-                fold(_users.c.full_name).like(pattern, escape="\\"),
-                fold(_users.c.email).like(pattern, escape="\\"),
-                fold(_cert.c.code).like(pattern, escape="\\"),
-            )
-        )
-    found = and_(*matches)
+    # One text per row holding the four fields, a line break apart (a typed word never
+    # holds one, so no word matches across two fields): one comparison per row and word.
+    haystack = (
+        _cert.c.learner_name + "\n" + _users.c.full_name + "\n" + _users.c.email + "\n"
+        + _cert.c.code
+    )  # fmt: skip
+    found = and_(*(contains(haystack, word, dialect=dialect) for word in words))
     # A whole code typed loosely ("abcd efgh jkmn", O for 0) finds that certificate too.
     code = normalise_code(q)
     return or_(found, _cert.c.code == code) if len(code) == 14 and code != q.strip() else found
 
 
 def _filtered(
-    statement: Select[Any], filters: CertificateFilters, programmes: Programmes
+    statement: Select[Any], filters: CertificateFilters, programmes: Programmes, dialect: str
 ) -> Select[Any]:
-    if (search := _search(filters.q)) is not None:
+    if (search := _search(filters.q, dialect)) is not None:
         statement = statement.where(search)
     if filters.course:
         statement = statement.where(_cert.c.kind == "course", _cert.c.subject_id == filters.course)
@@ -182,6 +177,7 @@ def count(session: Session, filters: CertificateFilters, programmes: Programmes)
         select(func.count()).select_from(_cert.join(_users, _users.c.id == _cert.c.user_id)),
         filters,
         programmes,
+        session.get_bind().dialect.name,
     )
     return int(session.execute(statement).scalar_one())
 
@@ -198,7 +194,7 @@ def rows(
     batch: int = 500,
 ) -> Iterator[dict[str, Any]]:
     """Rows of `COLUMNS` (plus the certificate's `id`), streamed in batches. In issue order
-    by id, or newest first; `after_id` continues a listing in id order where it stopped."""
+    (by id), or the latest issued first; `after_id` continues a listing in id order."""
     cohort = (
         select(func.min(_cohorts.c.code))
         .select_from(_enrol.join(_cohorts, _cohorts.c.id == _enrol.c.cohort_id))
@@ -229,11 +225,13 @@ def rows(
         ).select_from(_cert.join(_users, _users.c.id == _cert.c.user_id)),
         filters,
         programmes,
+        session.get_bind().dialect.name,
     )
     if after_id is not None:
         statement = statement.where(_cert.c.id > after_id)
     if newest_first:
-        statement = statement.order_by(_cert.c.issued_at.desc(), _cert.c.id.desc())
+        # By id, the primary key: the latest issued first, and LIMIT reads no more rows.
+        statement = statement.order_by(_cert.c.id.desc())
     else:
         statement = statement.order_by(_cert.c.id)
     if limit is not None:
