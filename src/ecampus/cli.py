@@ -652,8 +652,16 @@ def build_parser() -> argparse.ArgumentParser:
         "attempts, certificates and diplomas. The same seed gives the same learners; "
         "running again adds the learners that follow.",
     )
-    demo.add_argument("--learners", type=_positive, default=0, metavar="N")
-    demo.add_argument("--seed", type=int, default=1, metavar="S")
+    demo.add_argument(
+        "--learners",
+        type=_positive,
+        default=0,
+        metavar="N",
+        help="add N synthetic learners (default 0: only the demo accounts)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=1, metavar="S", help="the same seed, the same learners"
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 
