@@ -231,6 +231,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/certificates/{code}/reissue"): api(200, *STAFF, request=Request(VICTIM_CODE)),
     ("GET", "/api/v1/reports/completions"): api(200, *STAFF),
     ("GET", "/api/v1/reports/summary"): api(200, *STAFF),
+    ("GET", "/api/v1/reports/dashboard"): api(200, *STAFF),
     ("GET", "/api/v1/reports/programmes"): api(200, *STAFF),
     ("GET", "/api/v1/reports/certificates"): api(200, *STAFF),
     ("GET", "/api/v1/cohorts"): api(200, *STAFF),
