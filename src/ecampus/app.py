@@ -30,7 +30,7 @@ from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import inputguard, openapi, pages
+from ecampus.web import fastpath, inputguard, openapi, pages
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
@@ -179,8 +179,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionMiddleware, resolve=resolve_principal)
-    # Outermost: the lesson page, the hot path, without the layers inside (see fastpath).
-    app.add_middleware(LessonFastPath, handler=html_learning.lesson_fast_path)
+    # Outermost: the lesson page, the hot path, and the other hot reads, without the
+    # layers inside (see fastpath).
+    app.add_middleware(
+        LessonFastPath,
+        handler=html_learning.lesson_fast_path,
+        routes=(
+            (fastpath.CATALOGUE, html_learning.catalogue_fast_path),
+            (fastpath.COURSE_PAGE, html_learning.course_fast_path),
+            (fastpath.API_ITEM, api_courses.item_fast_path),
+        ),
+    )
 
     @app.get("/static/{name:path}", include_in_schema=False)
     async def static(name: str, request: Request) -> Response:

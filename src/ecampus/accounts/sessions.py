@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, true, update
+from sqlalchemy import Connection, Engine, and_, bindparam, select, true, update
 from sqlalchemy.sql.selectable import Join
 from sqlmodel import Session
 
 from ecampus.accounts import passwords, tokens
 from ecampus.accounts.models import AccountToken, User, UserSession
+from ecampus.dbfast import PreparedQuery
 
 _users = User.__table__  # type: ignore[attr-defined]
 _sessions = UserSession.__table__  # type: ignore[attr-defined]
@@ -87,11 +88,17 @@ def lookup_params(*, user_id: int, session_id: str, now: datetime | None = None)
 
 
 _LOOKUP = select(*ACCOUNT_COLUMNS).select_from(live_session()).where(live_account_filter())
+_PREPARED_LOOKUP = PreparedQuery(_LOOKUP)
 
 
-def lookup(db: Session | Connection, *, user_id: int, session_id: str) -> Account | None:
-    """The account behind a live session, or None (one indexed query)."""
-    row = db.execute(_LOOKUP, lookup_params(user_id=user_id, session_id=session_id)).first()
+def lookup(db: Session | Connection | Engine, *, user_id: int, session_id: str) -> Account | None:
+    """The account behind a live session, or None (one indexed query). Given the engine,
+    it runs on the pool's driver connection (ecampus.dbfast): every signed-in request asks."""
+    params = lookup_params(user_id=user_id, session_id=session_id)
+    if isinstance(db, Engine):
+        rows = _PREPARED_LOOKUP.rows(db, params)
+        return account_of(rows[0]) if rows else None
+    row = db.execute(_LOOKUP, params).first()
     return account_of(row) if row is not None else None
 
 

@@ -9,12 +9,16 @@ route's own code (`html_learning.lesson_fast_path`), and anything else (a query 
 session cookie, ids outside the usual characters, an error of any kind) goes the normal
 way, which answers it exactly as before. Both ways give the same page:
 tests/web/test_fast_path.py compares them.
+
+The other hot reads go the same way (`routes`, wired in app.py): the course page and the
+catalogue for a signed-in browser, and the JSON item for a caller with a token
+(tests/web/test_fast_reads.py compares both ways for each).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,38 +28,72 @@ from ecampus.web.sessions import SESSION_COOKIE, with_renewed_cookie
 
 # Course and item ids as authors write them (the course schema allows no more); a path
 # with anything else (a NUL, a lone surrogate, an encoded slash) is checked the normal way.
-_ITEM_PAGE = re.compile(r"/courses/([A-Za-z0-9_.-]{1,80})/items/([A-Za-z0-9_.-]{1,80})")
+_ID = r"([A-Za-z0-9_.-]{1,80})"
+_ITEM_PAGE = re.compile(rf"/courses/{_ID}/items/{_ID}")
+# The other hot reads' paths, for app.py to pair with their handlers.
+CATALOGUE = re.compile(r"/")
+COURSE_PAGE = re.compile(rf"/courses/{_ID}")
+API_ITEM = re.compile(rf"/api/v1/courses/{_ID}/items/{_ID}")
 _COOKIE = SESSION_COOKIE.encode() + b"="
 
 Handler = Callable[[Request, str, str], Awaitable[Response | None]]
+# Other hot reads, served the same way: a pattern of the path (ids as above) and the code
+# that answers it, given the pattern's groups (the course page, the signed-in catalogue,
+# the JSON item). Their handlers too answer None for anything they do not serve as is.
+RouteHandler = Callable[..., Awaitable[Response | None]]
+FastRoute = tuple[re.Pattern[str], RouteHandler]
 
 
 class LessonFastPath:
-    def __init__(self, app: ASGIApp, handler: Handler) -> None:
+    def __init__(self, app: ASGIApp, handler: Handler, routes: Sequence[FastRoute] = ()) -> None:
         self.app = app
         self.handler = handler
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["method"] == "GET"
             and not scope.get("query_string")
-            and (match := _ITEM_PAGE.fullmatch(scope["path"]))
-            and _has_session_cookie(scope)
+            and _has_credentials(scope)
         ):
-            state = scope.get("state")
-            saved = dict(state) if state is not None else None
-            response = await self.handler(Request(scope), match[1], match[2])
-            if response is not None:
-                await response(scope, receive, with_renewed_cookie(scope, send))
-                return
-            # Whatever the attempt left in the request's state is forgotten.
-            if saved is None:
-                scope.pop("state", None)
+            path = scope["path"]
+            if (match := _ITEM_PAGE.fullmatch(path)) and _has_session_cookie(scope):
+                if await self._answer(scope, receive, send, self.handler, match):
+                    return
             else:
-                scope["state"] = saved
+                for pattern, handler in self.routes:
+                    if found := pattern.fullmatch(path):
+                        if await self._answer(scope, receive, send, handler, found):
+                            return
+                        break
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(
+        scope: Scope, receive: Receive, send: Send, handler: RouteHandler, match: re.Match[str]
+    ) -> bool:
+        state = scope.get("state")
+        saved = dict(state) if state is not None else None
+        response = await handler(Request(scope), *match.groups())
+        if response is not None:
+            await response(scope, receive, with_renewed_cookie(scope, send))
+            return True
+        # Whatever the attempt left in the request's state is forgotten.
+        if saved is None:
+            scope.pop("state", None)
+        else:
+            scope["state"] = saved
+        return False
 
 
 def _has_session_cookie(scope: Scope) -> bool:
     return any(name == b"cookie" and _COOKIE in value for name, value in scope["headers"])
+
+
+def _has_credentials(scope: Scope) -> bool:
+    """A session cookie or an Authorization header (the API's bearer token)."""
+    return any(
+        (name == b"cookie" and _COOKIE in value) or name == b"authorization"
+        for name, value in scope["headers"]
+    )

@@ -24,8 +24,8 @@ from ecampus.settings import Settings
 
 SESSION_COOKIE = "ecampus_session"
 _RENEWED = "renewed_session"  # request.state key: (token, lifetime) to send back
-# The lesson page checks the session inside its own (single) query.
-_LESSON_PAGE = re.compile(r"/courses/[^/]+/items/[^/]+")
+# The course and lesson pages check the session inside their own query.
+_OWN_CHECK = re.compile(r"/courses/[^/]+(?:/items/[^/]+)?")
 
 
 def issue(db: Session, settings: Settings, user: User) -> tuple[str, int]:
@@ -90,8 +90,8 @@ class SessionMiddleware:
     For pages, the caller is found before the route runs (`resolve`, which queries in a
     worker thread): a page route holding its own database connection then never waits for a
     second one to learn who is calling, a wait that under load could drain the pool. The
-    lesson page is left out: it checks the session inside its own query. API routes find the
-    caller in their dependencies, before their bodies run.
+    course and lesson pages are left out: they check the session inside their own query.
+    API routes find the caller in their dependencies, before their bodies run.
 
     On the way out, it adds the renewed cookie, unless the route set the cookie itself
     (sign-in, sign-out, a password change).
@@ -107,7 +107,7 @@ class SessionMiddleware:
             return
         path: str = scope["path"]
         if not path.startswith(("/api/", "/static/")) and not (
-            scope["method"] == "GET" and _LESSON_PAGE.fullmatch(path)
+            scope["method"] == "GET" and _OWN_CHECK.fullmatch(path)
         ):
             # On a failure the caller is left unresolved and looked up again inside the app,
             # whose error handlers answer it (503 for a database that is busy or gone).

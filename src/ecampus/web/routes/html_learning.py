@@ -28,12 +28,13 @@ from ecampus.web.deps import (
     CatalogueDep,
     FormCsrf,
     LoginRequired,
-    MaybeUser,
     PageClaims,
     PageUser,
     SessionDep,
     TemplatesDep,
     accept_session,
+    principal_of,
+    resolve_principal,
     token_claims,
     visible_course,
 )
@@ -59,15 +60,50 @@ def _matches(course: CourseContent, language: str, topic: str, length: str) -> b
 
 
 @router.get("/", response_class=HTMLResponse)
-def catalogue_page(
-    request: Request,
-    catalogue: CatalogueDep,
-    templates: TemplatesDep,
-    q: str = "",
-    language: str = "",
-    topic: str = "",
-    length: str = "",
+async def catalogue_page(
+    request: Request, q: str = "", language: str = "", topic: str = "", length: str = ""
 ) -> HTMLResponse:
+    """Async, with no declared dependencies (each costs time on every request): the session
+    middleware has found the caller already, in a worker thread. A signed-in visit without
+    filters mostly comes through `catalogue_fast_path` instead."""
+    if not hasattr(request.state, "principal"):  # its lookup failed: again, for the error
+        await resolve_principal(request)
+    return catalogue_response(request, q, language, topic, length)
+
+
+async def catalogue_fast_path(request: Request) -> Response | None:
+    """The catalogue for a signed-in browser, called by `web/fastpath.LessonFastPath`
+    ahead of the router: it does what the session and language middlewares would (the
+    caller's session check, in a worker thread; the page's language). None sends the
+    request the normal way, which answers it exactly as the route does."""
+    if token_claims(request) is None:
+        return None
+    try:
+        await resolve_principal(request)
+        _set_language(request)
+        return catalogue_response(request, "", "", "", "")
+    except Exception:  # the normal path answers it, through the app's error handlers
+        return None
+
+
+def _set_language(request: Request) -> None:
+    language = page_language(request)
+    request.state.language = language
+    current_language.set(language)
+
+
+def catalogue_response(
+    request: Request, q: str, language: str, topic: str, length: str
+) -> HTMLResponse:
+    catalogue: Catalogue = request.app.state.catalogue
+    templates: Templates = request.app.state.templates
+    key = None
+    if not (q or language or topic or length):
+        # Unfiltered, the page depends only on the catalogue and the caller's role (and
+        # the language, which the cache adds): rendered once for all, CSRF token aside.
+        principal: Principal | None = request.state.principal
+        courses = tuple((c.id, c.version, c.published) for c in catalogue.courses.values())
+        key = (id(catalogue), catalogue.generation, courses, principal and principal.role)
     published = list(catalogue.published())
     found = search.search((c for c in published if _matches(c, language, topic, length)), q)
     shown, also = _one_per_translation(catalogue, [m.course for m in found], page_language(request))
@@ -88,6 +124,7 @@ def catalogue_page(
             "found_in": {m.course.id: m for m in found if m.lessons and not m.in_details},
         },
         block="results",
+        cache_key=key,
     )
 
 
@@ -113,49 +150,103 @@ def _one_per_translation(
     return shown, also
 
 
-def _course_context(
-    request: Request, course: CourseContent, session: Any, principal: Principal | None
-) -> dict[str, Any]:
-    state = (
-        learning.course_state(session, user_id=principal.user_id, course=course)
-        if principal
-        else None
-    )
-    certificate = (
-        certificates.current_for(
-            session, user_id=principal.user_id, kind="course", subject_id=course.id
+def _course_context(request: Request, course_id: str) -> dict[str, Any]:
+    """The course page's database work, in one worker-thread turn: the caller's session
+    check folded into the learner's state query (as the lesson page does), then, only when
+    the page shows them, the certificate and a quiz that blocks the course."""
+    app = request.app.state
+    catalogue: Catalogue = app.catalogue
+    claims = token_claims(request)
+    found = catalogue.get(course_id)
+    principal: Principal | None = None
+    state: learning.CourseState | None = None
+    if claims is None:
+        request.state.principal = None
+    elif found is None:
+        principal = principal_of(request)  # for the page's header, as before the 404
+    else:
+        account, state = learning.page_state(
+            app.engine, user_id=claims.user_id, session_id=claims.session_id, course=found
         )
-        if principal and state and state.progress.completed
-        else None
-    )
-    if principal and state and state.completed_at and course.certificate and not certificate:
-        # Completed without a certificate (left so by an earlier release): issue it now.
-        catalogue = request.app.state.catalogue
-        repair_missing_certificates(session, catalogue=catalogue, user_id=principal.user_id)
-        certificate = certificates.current_for(
-            session, user_id=principal.user_id, kind="course", subject_id=course.id
-        )
-    blocked = (
-        blocking_quiz(session, user_id=principal.user_id, course=course, progress=state.progress)
-        if principal and state and state.enrolled
-        else None
-    )
+        principal = accept_session(request, claims, account)
+        if principal is None:
+            state = None
+    # The account's own language, now known, wins over the token's hint (as it did when
+    # the caller was looked up before the language was chosen).
+    request.state.language = page_language(request)
+    course = visible_course(course_id, request, catalogue, principal)
+    certificate = None
+    blocked = None
+    if principal is not None and state is not None and state.enrolled:
+        certificate, blocked = _course_extras(app, course, principal, state)
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
 
 
-@router.get("/courses/{course_id}", response_class=HTMLResponse)
-def course_page(
-    course_id: str,
-    request: Request,
-    principal: MaybeUser,
-    catalogue: CatalogueDep,
-    session: SessionDep,
-    templates: TemplatesDep,
-) -> HTMLResponse:
-    course = visible_course(course_id, request, catalogue, principal)
-    return templates.render(
-        request, "courses/detail.html", _course_context(request, course, session, principal)
+def _course_extras(
+    app: Any, course: CourseContent, principal: Principal, state: learning.CourseState
+) -> tuple[Any, QuizContent | None]:
+    """The certificate of a completed course (issued now if an earlier release left it
+    out), or the quiz that keeps the learner from completing it."""
+    if state.progress.completed:
+        with Session(app.engine, expire_on_commit=False) as session:
+            certificate = certificates.current_for(
+                session, user_id=principal.user_id, kind="course", subject_id=course.id
+            )
+            if state.completed_at and course.certificate and not certificate:
+                repair_missing_certificates(
+                    session, catalogue=app.catalogue, user_id=principal.user_id
+                )
+                certificate = certificates.current_for(
+                    session, user_id=principal.user_id, kind="course", subject_id=course.id
+                )
+            return certificate, None
+    # Given the engine: one query on the pool's driver connection (ecampus.dbfast).
+    blocked = blocking_quiz(
+        app.engine, user_id=principal.user_id, course=course, progress=state.progress
     )
+    return None, blocked
+
+
+@router.get("/courses/{course_id}", response_class=HTMLResponse)
+async def course_page(course_id: str, request: Request) -> HTMLResponse:
+    """Async, with all its database work in one gated worker-thread turn, and no declared
+    dependencies (each costs time on every request); the session middleware leaves the
+    caller to it. A signed-in visit mostly comes through `course_fast_path` instead."""
+    return await course_response(request, course_id)
+
+
+async def course_fast_path(request: Request, course_id: str) -> Response | None:
+    """The course page for a signed-in browser, ahead of the router (as the lesson page's
+    `lesson_fast_path`); None sends the request the normal way."""
+    if token_claims(request) is None:
+        return None
+    try:
+        _set_language(request)
+        return await course_response(request, course_id)
+    except Exception:  # the normal path answers it, through the app's error handlers
+        return None
+
+
+async def course_response(request: Request, course_id: str) -> HTMLResponse:
+    templates: Templates = request.app.state.templates
+    async with request.app.state.db_gate.slot():
+        context = await run_in_threadpool(_course_context, request, course_id)
+    course, state = context["course"], context["state"]
+    principal: Principal | None = request.state.principal
+    # Rendered once for everything it shows besides the CSRF token.
+    progress = state.progress if state is not None else None
+    key = (
+        course.id,
+        course.version,
+        course.published,
+        principal.role if principal else None,
+        state.enrolled if state is not None else None,
+        progress and (progress.percent, progress.status, progress.score, progress.done),
+        progress and progress.next_item_id,
+        context["certificate"].code if context["certificate"] else None,
+        context["blocked"].id if context["blocked"] else None,
+    )
+    return templates.render(request, "courses/detail.html", context, cache_key=key)
 
 
 @router.post("/courses/{course_id}/enroll", dependencies=[FormCsrf])
