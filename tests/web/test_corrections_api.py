@@ -414,3 +414,22 @@ def test_user_correction_refusals(client: TestClient, admin: dict[str, str]) -> 
     entries = audit(client, "user.update")
     assert len(entries) == 2
     assert entries[0].actor == entries[1].actor != "coord@example.org"
+
+
+def test_restore_a_withdrawn_enrolment(client: TestClient) -> None:
+    coordinator = factories.staff(client, Role.coordinator)
+    data, auth = factories.learner(client)
+    email = data["email"]
+    client.post(f"/api/v1/courses/{COURSE}/enroll", headers=auth)
+    client.post(f"/api/v1/courses/{COURSE}/items/leccion-1/complete", headers=auth)
+    path = f"/api/v1/courses/{COURSE}/enrollments/{email}"
+    client.delete(path, headers=coordinator)
+    restored = client.post(f"{path}/restore", headers=coordinator)
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["withdrawn_at"] is None
+    assert client.post(f"{path}/restore", headers=coordinator).status_code == 200  # idempotent
+    assert [c["progress"] for c in client.get("/api/v1/me/courses", headers=auth).json()] == [25]
+    assert [e.detail["course"] for e in audit(client, "enrolment.restore")] == [COURSE]
+    assert client.post(f"{path}/restore", headers=auth).status_code == 403
+    missing = f"/api/v1/courses/{COURSE}/enrollments/nadie@example.org/restore"
+    assert client.post(missing, headers=coordinator).status_code == 404

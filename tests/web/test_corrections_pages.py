@@ -19,6 +19,7 @@ COURSE = "demo-course"
 CORRECTIONS = {
     "enrolment.withdraw",
     "enrolment.move",
+    "enrolment.restore",
     "cohort.rename",
     "cohort.close",
     "cohort.reopen",
@@ -134,6 +135,27 @@ def test_withdraw_move_and_grant_through_confirmation_pages(client: TestClient) 
     assert "Retirada el" in shown
     assert client.get("/api/v1/me/courses", headers=auth).json() == []
     assert actions(client) == ["quiz.extra_attempts", "enrolment.move", "enrolment.withdraw"]
+    # Restored from its page, after a confirmation.
+    review = client.post(
+        f"/coordinator/enrolments/{COURSE}/{email}/restore", data={"csrf_token": token}
+    )
+    assert "¿Restablecer esta inscripción?" in review.text
+    shown = client.get(confirm(client, review.text)).text
+    assert "La inscripción fue restablecida: vuelve a contar." in shown
+    assert [c["course_id"] for c in client.get("/api/v1/me/courses", headers=auth).json()] == [
+        COURSE
+    ]
+    review = client.post(
+        f"/coordinator/enrolments/{COURSE}/{email}/withdraw", data={"csrf_token": token}
+    )
+    confirm(client, review.text)
+    assert actions(client) == [
+        "quiz.extra_attempts",
+        "enrolment.move",
+        "enrolment.withdraw",
+        "enrolment.restore",
+        "enrolment.withdraw",
+    ]
     # A withdrawn enrolment takes no grant.
     refused = client.post(
         f"/coordinator/enrolments/{COURSE}/{email}/attempts",

@@ -107,6 +107,28 @@ def withdraw(session: Session, *, actor: Staff, course_id: str, email: str) -> E
     return enrollment
 
 
+def restore(session: Session, *, actor: Staff, course_id: str, email: str) -> Enrollment:
+    """Undo a withdrawal: the enrolment counts again, with its progress, and the course is
+    back in the learner's list. Idempotent."""
+    user, enrollment = enrolment_of(session, course_id=course_id, email=email)
+    changed = session.execute(
+        update(_enrollments)
+        .where(_enrollments.c.id == enrollment.id, _enrollments.c.withdrawn_at.is_not(None))
+        .values(withdrawn_at=None, withdrawn_by_id=None)
+    )
+    if getattr(changed, "rowcount", 0):
+        audit.record(
+            session,
+            actor,
+            "enrolment.restore",
+            user.email,
+            {"course": course_id, "cohort": _cohort_code(session, enrollment.cohort_id)},
+        )
+    session.commit()
+    session.refresh(enrollment)
+    return enrollment
+
+
 def move(
     session: Session, *, actor: Staff, course_id: str, email: str, cohort_code: str | None
 ) -> Enrollment:

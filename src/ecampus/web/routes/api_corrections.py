@@ -73,6 +73,28 @@ def withdraw_enrolment(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post(
+    "/courses/{course_id}/enrollments/{email}/restore",
+    dependencies=[ApiCsrf],
+    responses=NOT_FOUND,
+)
+def restore_enrolment(
+    course_id: str,
+    email: str,
+    principal: Coordinator,
+    session: SessionDep,
+    catalogue: CatalogueDep,
+) -> dict[str, Any]:
+    """Undo a withdrawal (idempotent): the enrolment counts again, with its progress."""
+    try:
+        enrollment = corrections.restore(
+            session, actor=corrections.Staff.of(principal), course_id=course_id, email=email
+        )
+    except (corrections.UnknownAccount, NotEnrolled) as exc:
+        raise _missing(catalogue, course_id, exc) from None
+    return _enrolment_out(session, accounts.normalise_email(email), enrollment)
+
+
 @router.put(
     "/courses/{course_id}/enrollments/{email}",
     dependencies=[ApiCsrf],

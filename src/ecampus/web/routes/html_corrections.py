@@ -374,6 +374,40 @@ def withdraw(
     return _see(base, done="withdrawn")
 
 
+@router.post("/coordinator/enrolments/{course_id}/{email}/restore", dependencies=[FormCsrf])
+def restore(
+    course_id: str,
+    email: str,
+    request: Request,
+    principal: CoordinatorPage,
+    session: SessionDep,
+    catalogue: CatalogueDep,
+    templates: TemplatesDep,
+    confirm: Confirmed = False,
+) -> Response:
+    user, _enrollment = _enrolment(session, course_id, email)
+    base = _enrolment_url(course_id, user.email)
+    if not confirm:
+        course = catalogue.get(course_id)
+        return _confirm(
+            request,
+            templates,
+            title=_("Restore this enrolment?"),
+            changes=[(course.title if course else course_id, _("Withdrawn"), _("Counted again"))],
+            notes=[
+                _("It counts again, with the progress it had, and the learner sees the course.")
+            ],
+            action=f"{base}/restore",
+            fields={},
+            cancel=base,
+            button=_("Restore the enrolment"),
+        )
+    corrections.restore(
+        session, actor=corrections.Staff.of(principal), course_id=course_id, email=user.email
+    )
+    return _see(base, done="restored")
+
+
 @router.post("/coordinator/enrolments/{course_id}/{email}/move", dependencies=[FormCsrf])
 def move(
     course_id: str,
