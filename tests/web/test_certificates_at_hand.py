@@ -300,6 +300,14 @@ def test_the_coordinator_confirms_seeing_the_diplomas_that_go_with_it(
     assert client.post("/coordinator/certificates", data={
         "csrf_token": token, "action": "revoke", "code": "AAAA-BBBB-CCCC",
         "reason": "Fraude"}).status_code == 422  # fmt: skip
+    reissued = client.post("/coordinator/certificates", data={
+        "csrf_token": token, "action": "reissue", "code": ana["course_code"]})  # fmt: skip
+    assert reissued.status_code == 200
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        entry = session.exec(
+            select(AuditEntry).where(col(AuditEntry.action) == "certificate.reissue")
+        ).one()
+    assert (entry.actor, entry.subject) == (staff["email"], ana["course_code"])
 
 
 def test_verification_by_a_name_says_what_to_type(client: TestClient) -> None:

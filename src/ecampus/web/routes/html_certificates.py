@@ -187,7 +187,12 @@ async def certificates_action(
             cascaded=outcome.diplomas,
         )
     if action == "reissue":
-        fresh = await run_in_threadpool(certificates.reissue, session, code=code)
+        fresh = await run_in_threadpool(
+            certificates.reissue,
+            session,
+            code=code,
+            actor=Acting(principal.user_id, principal.email),
+        )
         if fresh is not None:
             return _one(
                 request,
