@@ -92,40 +92,55 @@ def _set_language(request: Request) -> None:
     current_language.set(language)
 
 
+# The unfiltered catalogue's context, by what it depends on (see catalogue_response).
+_CATALOGUE_CONTEXTS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
 def catalogue_response(
     request: Request, q: str, language: str, topic: str, length: str
 ) -> HTMLResponse:
     catalogue: Catalogue = request.app.state.catalogue
     templates: Templates = request.app.state.templates
-    key = None
-    if not (q or language or topic or length):
-        # Unfiltered, the page depends only on the catalogue and the caller's role (and
-        # the language, which the cache adds): rendered once for all, CSRF token aside.
-        principal: Principal | None = request.state.principal
-        courses = tuple((c.id, c.version, c.published) for c in catalogue.courses.values())
-        key = (id(catalogue), catalogue.generation, courses, principal and principal.role)
+    reader = page_language(request)
+    if q or language or topic or length:
+        filtered = _catalogue_context(catalogue, reader, q, language, topic, length)
+        return templates.render(request, "catalogue/index.html", filtered, block="results")
+    # Unfiltered, the page depends only on the catalogue, the reader's language and the
+    # caller's role: its context is made, and the page rendered, once for all (the CSRF
+    # token aside).
+    principal: Principal | None = request.state.principal
+    courses = tuple((c.id, c.version, c.published) for c in catalogue.courses.values())
+    key = (id(catalogue), catalogue.generation, courses, principal and principal.role)
+    context = _CATALOGUE_CONTEXTS.get((*key, reader))
+    if context is None:
+        context = _catalogue_context(catalogue, reader, "", "", "", "")
+        if len(_CATALOGUE_CONTEXTS) >= 64:
+            _CATALOGUE_CONTEXTS.clear()
+        _CATALOGUE_CONTEXTS[(*key, reader)] = context
+    return templates.render(
+        request, "catalogue/index.html", context, block="results", cache_key=key
+    )
+
+
+def _catalogue_context(
+    catalogue: Catalogue, reader: str, q: str, language: str, topic: str, length: str
+) -> dict[str, Any]:
     published = list(catalogue.published())
     found = search.search((c for c in published if _matches(c, language, topic, length)), q)
-    shown, also = _one_per_translation(catalogue, [m.course for m in found], page_language(request))
-    return templates.render(
-        request,
-        "catalogue/index.html",
-        {
-            "courses": shown,
-            "also": also,
-            "total": len(_one_per_translation(catalogue, published, page_language(request))[0]),
-            "programmes": list(catalogue.programmes.values()),
-            "course_titles": {c.id: c.title for c in published},
-            "course_languages": {c.id: c.language for c in published},
-            "languages": sorted({c.language for c in published}),
-            "topics": sorted({t for c in published for t in c.topics}),
-            "filters": {"q": q, "language": language, "topic": topic, "length": length},
-            # Lessons that hold the words, for courses whose description does not.
-            "found_in": {m.course.id: m for m in found if m.lessons and not m.in_details},
-        },
-        block="results",
-        cache_key=key,
-    )
+    shown, also = _one_per_translation(catalogue, [m.course for m in found], reader)
+    return {
+        "courses": shown,
+        "also": also,
+        "total": len(_one_per_translation(catalogue, published, reader)[0]),
+        "programmes": list(catalogue.programmes.values()),
+        "course_titles": {c.id: c.title for c in published},
+        "course_languages": {c.id: c.language for c in published},
+        "languages": sorted({c.language for c in published}),
+        "topics": sorted({t for c in published for t in c.topics}),
+        "filters": {"q": q, "language": language, "topic": topic, "length": length},
+        # Lessons that hold the words, for courses whose description does not.
+        "found_in": {m.course.id: m for m in found if m.lessons and not m.in_details},
+    }
 
 
 def _one_per_translation(
