@@ -4,10 +4,13 @@ several machines runs behind a load balancer: any process answers any request.
 A learner moves between the processes mid-course: signs in on A, reads and finishes lessons
 on A and B in turn, uses up the quiz's attempts on both (the limit holds across them), and
 signs out on A (B refuses the token at once). Failed sign-ins on A and B count towards one
-limit, and an edit of the course files is seen by both within a bounded time.
+limit, and an edit of the course files is seen by both within a bounded time. Then the same
+journey goes through nginx in front of both (round robin, the proxy headers of
+docs/operating.md), which alternates the processes request by request.
 
-It needs PostgreSQL (ECAMPUS_TEST_POSTGRES_URL) and Redis (ECAMPUS_TEST_REDIS_URL, default
-redis://127.0.0.1:6379/0): without them it skips, and in CI it fails."""
+It needs PostgreSQL (ECAMPUS_TEST_POSTGRES_URL), Redis (ECAMPUS_TEST_REDIS_URL, default
+redis://127.0.0.1:6379/0) and, for the last test, nginx: without them it skips, and in CI
+(which installs them, .ci/run) it fails."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,9 +85,13 @@ def call(
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=60) as response:
-            return Answer(response.status, dict(response.headers.items()), response.read())
+            return Answer(response.status, lower(response.headers.items()), response.read())
     except urllib.error.HTTPError as exc:
-        return Answer(exc.code, dict(exc.headers.items()), exc.read())
+        return Answer(exc.code, lower(exc.headers.items()), exc.read())
+
+
+def lower(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -99,6 +106,7 @@ class Pair:
     courses: Path
     email: str  # the learner who moves between the processes
     locked: str  # the learner whose sign-ins fail (their account ends up throttled)
+    proxied: str  # the learner who goes through nginx
     logs: list[Path]
 
 
@@ -120,7 +128,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[P
     shutil.copytree(FIXTURE_COURSES, courses)
     with contextlib.ExitStack() as stack:
         database_url = stack.enter_context(fresh_postgres_database())
-        email, locked = make_learners(database_url, 2, prefix=f"mover-{secrets.token_hex(3)}-")
+        email, locked, proxied = make_learners(
+            database_url, 3, prefix=f"mover-{secrets.token_hex(3)}-"
+        )
         bases, logs = [], []
         for name in ("a", "b"):
             port = liveserver.free_port()
@@ -149,7 +159,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[P
             )
             bases.append(base)
             logs.append(log)
-        yield Pair(bases[0], bases[1], courses, email, locked, logs)
+        yield Pair(bases[0], bases[1], courses, email, locked, proxied, logs)
 
 
 def new_address() -> str:
@@ -162,54 +172,149 @@ def sign_in(base: str, email: str, password: str, address: str) -> Answer:
     return call("POST", f"{base}/api/v1/auth/token", form=form, address=address)
 
 
-def test_a_learner_moves_between_processes_mid_course(pair: Pair) -> None:
+def move_mid_course(a: str, b: str, email: str) -> set[str]:
+    """Sign in on `a`, then alternate between `a` and `b` through lessons, the quiz's attempt
+    limit and a sign-out; the processes that answered, as nginx names them (if it does)."""
+    served: set[str] = set()
+
+    def on(method: str, url: str, **kwargs: Any) -> Answer:
+        answer = call(method, url, **kwargs)
+        served.add(answer.headers.get("x-upstream", url.split("/")[2]))
+        return answer
+
     address = new_address()
-    signed_in = sign_in(pair.a, pair.email, PASSWORD, address)
+    signed_in = sign_in(a, email, PASSWORD, address)
     assert signed_in.status == 200, signed_in.body
     token = signed_in.json()["access_token"]
-    a, b = pair.a, pair.b
     course = f"/api/v1/courses/{COURSE}"
 
-    assert call("POST", f"{b}{course}/enroll", token=token).status == 200
+    assert on("POST", f"{b}{course}/enroll", token=token).status == 200
     # Lessons read and finished on A and B in turn: each sees what the other recorded.
     for base, lesson in ((a, "leccion-1"), (b, "leccion-2"), (a, "leccion-3")):
-        page = call("GET", f"{base}/courses/{COURSE}/items/{lesson}", cookie=token)
+        page = on("GET", f"{base}/courses/{COURSE}/items/{lesson}", cookie=token)
         assert page.status == 200, (base, lesson, page.status)
-        item = call("GET", f"{base}{course}/items/{lesson}", token=token)
+        item = on("GET", f"{base}{course}/items/{lesson}", token=token)
         assert item.status == 200, item.body
-        done = call("POST", f"{base}{course}/items/{lesson}/complete", token=token)
+        done = on("POST", f"{base}{course}/items/{lesson}/complete", token=token)
         assert done.status == 200, done.body
     progress = set()
     for base in (a, b):
-        (enrolled,) = call("GET", f"{base}/api/v1/me/courses", token=token).json()
+        (enrolled,) = on("GET", f"{base}/api/v1/me/courses", token=token).json()
         assert enrolled["next_item"] == QUIZ, (base, enrolled)
         progress.add(enrolled["progress"])
     assert len(progress) == 1, progress
     assert progress != {0}
 
     # The quiz's three attempts, on A, B, A: the limit is counted in the database.
-    bases = [a, b, a]
-    for number, base in enumerate(bases, start=1):
-        graded = call("POST", f"{base}{course}/items/{QUIZ}/attempts", token=token,
-                      body={"answers": WRONG})  # fmt: skip
+    for number, base in enumerate((a, b, a), start=1):
+        graded = on("POST", f"{base}{course}/items/{QUIZ}/attempts", token=token,
+                    body={"answers": WRONG})  # fmt: skip
         assert graded.status == 200, (number, graded.body)
         assert graded.json()["attempts_left"] == MAX_ATTEMPTS - number
     for base in (b, a):  # the next one is refused by either process
-        refused = call("POST", f"{base}{course}/items/{QUIZ}/attempts", token=token,
-                       body={"answers": WRONG})  # fmt: skip
+        refused = on("POST", f"{base}{course}/items/{QUIZ}/attempts", token=token,
+                     body={"answers": WRONG})  # fmt: skip
         assert refused.status == 409, (base, refused.status, refused.body)
     for base in (a, b):
-        (enrolled,) = call("GET", f"{base}/api/v1/me/courses", token=token).json()
+        (enrolled,) = on("GET", f"{base}/api/v1/me/courses", token=token).json()
         assert enrolled["blocked_item"] == QUIZ, (base, enrolled)
 
     # Signed out on A: B refuses the same token on its very next request, API and page.
-    assert call("GET", f"{b}/api/v1/me", token=token).status == 200
-    assert call("POST", f"{a}/api/v1/auth/logout", token=token).status == 204
-    assert call("GET", f"{b}/api/v1/me", token=token).status == 401
-    page = call("GET", f"{b}/courses/{COURSE}/items/leccion-1", cookie=token)
+    assert on("GET", f"{b}/api/v1/me", token=token).status == 200
+    assert on("POST", f"{a}/api/v1/auth/logout", token=token).status == 204
+    assert on("GET", f"{b}/api/v1/me", token=token).status == 401
+    page = on("GET", f"{b}/courses/{COURSE}/items/leccion-1", cookie=token)
     assert page.status == 303
     assert "/login" in page.headers.get("location", "")
-    assert call("GET", f"{a}/api/v1/me", token=token).status == 401
+    assert on("GET", f"{a}/api/v1/me", token=token).status == 401
+    return served
+
+
+def test_a_learner_moves_between_processes_mid_course(pair: Pair) -> None:
+    assert move_mid_course(pair.a, pair.b, pair.email) == {
+        pair.a.removeprefix("http://"),
+        pair.b.removeprefix("http://"),
+    }
+
+
+NGINX_CONF = """
+master_process off;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {folder}/nginx-access.log;
+    client_body_temp_path {folder}/nginx-body;
+    proxy_temp_path {folder}/nginx-proxy;
+    fastcgi_temp_path {folder}/nginx-fastcgi;
+    uwsgi_temp_path {folder}/nginx-uwsgi;
+    scgi_temp_path {folder}/nginx-scgi;
+    upstream ecampus {{
+        server {a};
+        server {b};
+        keepalive 8;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 20m;
+        location / {{
+            proxy_pass http://ecampus;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            add_header X-Upstream $upstream_addr always;  # which process answered (the test)
+        }}
+    }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def proxy(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """nginx in front of A and B, round robin, as docs/operating.md configures it (no TLS)."""
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None
+    )
+    if nginx is None:
+        skip_or_fail("nginx is not installed (apt-get install nginx-light)")
+    folder = tmp_path_factory.mktemp("nginx")
+    port = liveserver.free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            folder=folder,
+            port=port,
+            a=pair.a.removeprefix("http://"),
+            b=pair.b.removeprefix("http://"),
+        ),
+        encoding="utf-8",
+    )
+    base = f"http://127.0.0.1:{port}"
+    command = [str(nginx), "-p", str(folder), "-c", str(conf)]
+    with liveserver.running(
+        command, env=os.environ, cwd=folder, log_path=folder / "nginx.log",
+        health_url=f"{base}/healthz",
+    ):  # fmt: skip
+        yield base
+
+
+def test_behind_nginx_any_process_answers_any_request(pair: Pair, proxy: str) -> None:
+    # nginx alternates the processes request by request: the learner's whole journey,
+    # quiz limit and sign-out included, is served by both without either knowing.
+    served = move_mid_course(proxy, proxy, pair.proxied)
+    assert served == {pair.a.removeprefix("http://"), pair.b.removeprefix("http://")}
+    # The per-account sign-in limit holds behind the proxy as well, and the client's address
+    # reaches the apps (X-Forwarded-For from a trusted peer): their access logs name it, and
+    # it is what the per-address limits count by.
+    address = new_address()
+    for _ in range(Limits().signin_account.amount):
+        assert sign_in(proxy, pair.proxied, "not-the-password", address).status == 401
+    assert sign_in(proxy, pair.proxied, "not-the-password", address).status == 429
+    logged = "".join(liveserver.log_tail(log, size=200_000) for log in pair.logs)
+    assert address in logged
 
 
 def test_failed_sign_ins_on_both_processes_count_towards_one_limit(pair: Pair) -> None:
