@@ -190,6 +190,8 @@ def test_filters_narrow_every_figure(client: TestClient) -> None:
     march = get(date_field="completed_at", since="2026-03-01", until="2026-03-31")
     assert figures(march["total"]) == (1, 1, 1, 100.0, 90.0)  # the Feb 28 (local) one is out
     assert march["completions_over_time"] == [{"start": "2026-03-01", "completed": 1}]
+    assert figures(get(status="completed")["total"]) == (3, 3, 3, 100.0, 80.0)
+    assert figures(get(status="withdrawn")["total"]) == (0, 0, 0, None, None)  # never counted
     empty = get(country="MX")
     assert figures(empty["total"]) == (0, 0, 0, None, None)
     assert empty["courses"] == []

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    false,
     func,
     literal,
     literal_column,
@@ -157,8 +158,12 @@ def _conditions(filters: Filters, zone: tzinfo, courses: tuple[str, ...] | None)
         where.append(_E.c.course_id == filters.course)
     if filters.courses:
         where.append(_E.c.course_id.in_(filters.courses))
-    if courses is not None:  # a programme's courses
-        where.append(_E.c.course_id.in_(courses) if courses else literal(False))
+    for chosen in (courses, filters.programme_courses if filters.programme else None):
+        if chosen is not None:  # a programme's courses
+            where.append(_E.c.course_id.in_(chosen) if chosen else false())
+    if filters.status:
+        # The dashboard never counts withdrawn enrolments, whatever the filter says.
+        where.append(_E.c.status == filters.status if filters.status != "withdrawn" else false())
     if filters.cohort:
         where.append(
             _E.c.cohort_id == select(_C.c.id).where(_C.c.code == filters.cohort).scalar_subquery()
