@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from sqlmodel import Session
 
-from ecampus.accounts.tokens import Claims
+from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
@@ -216,25 +216,35 @@ def busy(exc: Contention, detail: str) -> HTTPException:
     dependencies=[ApiCsrf],
     responses={**BUSY, 409: {"description": "The item is a quiz: it is completed by passing it"}},
 )
-def complete_item(
-    course_id: str,
-    item_id: str,
-    request: Request,
-    principal: ApiUser,
-    catalogue: CatalogueDep,
-    session: SessionDep,
+async def complete_item(
+    course_id: str, item_id: str, request: Request, principal: ApiUser
 ) -> ProgressOut:
     """Mark a lesson as done; returns the course progress."""
+    # Async, with the whole write (and its session's close) in one gated worker-thread turn.
+    async with request.app.state.db_gate.slot():
+        return await run_in_threadpool(_complete_item, request, principal, course_id, item_id)
+
+
+def _complete_item(
+    request: Request, principal: Principal, course_id: str, item_id: str
+) -> ProgressOut:
+    catalogue: Catalogue = request.app.state.catalogue
     course = visible_course(course_id, request, catalogue, principal)
     item = items.lesson(course, item_id)
-    try:
-        state, certificate = completion.complete_lesson(
-            session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
-        )
-    except learning.NotEnrolled:
-        raise items.not_enrolled() from None
-    except Contention as exc:
-        raise busy(exc, "The server is busy: nothing was saved. Try again in a moment.") from None
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            state, certificate = completion.complete_lesson(
+                session,
+                user_id=principal.user_id,
+                course=course,
+                item_id=item.id,
+                catalogue=catalogue,
+            )
+        except learning.NotEnrolled:
+            raise items.not_enrolled() from None
+        except Contention as exc:
+            detail = "The server is busy: nothing was saved. Try again in a moment."
+            raise busy(exc, detail) from None
     return progress_out(course, state, certificate.code if certificate else None)
 
 
@@ -275,38 +285,51 @@ def attempt_out(
     dependencies=[ApiCsrf],
     responses={**BUSY, 409: {"description": "The item is a lesson, or no attempts are left"}},
 )
-def submit_attempt(
+async def submit_attempt(
     course_id: str,
     item_id: str,
     request: Request,
     principal: ApiUser,
-    catalogue: CatalogueDep,
-    session: SessionDep,
     body: AttemptIn = Body(),
 ) -> dict[str, Any]:
     """Grade a quiz attempt on the server. 409 once `max_attempts` is used up; 503 with
     `Retry-After` when the database stays busy (the attempt was not counted)."""
+    # Async, with the whole submission (and its session's close) in one gated
+    # worker-thread turn: each turn costs more than a statement.
+    async with request.app.state.db_gate.slot():
+        return await run_in_threadpool(
+            _submit_attempt, request, principal, course_id, item_id, body.answers
+        )
+
+
+def _submit_attempt(
+    request: Request, principal: Principal, course_id: str, item_id: str, answers: dict[str, Any]
+) -> dict[str, Any]:
+    catalogue: Catalogue = request.app.state.catalogue
     course = visible_course(course_id, request, catalogue, principal)
     item = items.quiz(course, item_id)
-    try:
-        outcome, certificate = completion.submit_attempt(
-            session,
-            user_id=principal.user_id,
-            course=course,
-            quiz=item,
-            answers=body.answers,
-            catalogue=catalogue,
-        )
-    except learning.NotEnrolled:
-        raise items.not_enrolled() from None
-    except quizzes.NoAttemptsLeft:
-        raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
-    except Contention as exc:
-        raise busy(
-            exc,
-            "The server is busy: this attempt was not counted and your answers were not lost. "
-            "Try again in a moment.",
-        ) from None
-    except grading.AnswerError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return attempt_out(course, item, outcome, certificate.code if certificate else None)
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            outcome, certificate = completion.submit_attempt(
+                session,
+                user_id=principal.user_id,
+                course=course,
+                quiz=item,
+                answers=answers,
+                catalogue=catalogue,
+            )
+        except learning.NotEnrolled:
+            raise items.not_enrolled() from None
+        except quizzes.NoAttemptsLeft:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "No attempts left for this quiz"
+            ) from None
+        except Contention as exc:
+            raise busy(
+                exc,
+                "The server is busy: this attempt was not counted and your answers were not "
+                "lost. Try again in a moment.",
+            ) from None
+        except grading.AnswerError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        return attempt_out(course, item, outcome, certificate.code if certificate else None)
