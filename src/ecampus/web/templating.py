@@ -32,6 +32,10 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
 }
+# Budgets of the rendered-page and course-menu caches, in characters (a page is some 11,000):
+# together at most about 12 MB of a worker's memory (1 to 2 bytes a character).
+PAGE_CACHE_CHARS = 4_000_000
+OUTLINE_CACHE_CHARS = 2_000_000
 # Stands for the per-session CSRF token in cached pages; replaced on every response.
 _CSRF_SLOT = "csrf-slot-9d1f0c7e"
 
@@ -133,6 +137,10 @@ class Templates:
         self.env.globals["outline"] = self.outline
         self._outlines: dict[tuple[Any, ...], Markup] = {}
         self._pages: dict[tuple[Any, ...], str] = {}
+        # Characters held by each cache: emptied past a budget as well as past a count, so a
+        # worker's memory stays bounded whatever the pages weigh (docs/benchmarks.md).
+        self._outline_chars = 0
+        self._page_chars = 0
 
     def outline(self, course: Any, item: Any, state: Any) -> Markup:
         """The course menu beside a lesson, rendered once per course version, language,
@@ -146,9 +154,11 @@ class Templates:
             template = self.env.get_template("learning/_outline.html")
             rendered = template.render(course=course, item=item, state=state, lang=lang)
             html = Markup(rendered)  # noqa: S704 - output of an autoescaping template
-            if len(self._outlines) >= 4096:
+            if len(self._outlines) >= 4096 or self._outline_chars > OUTLINE_CACHE_CHARS:
                 self._outlines.clear()
+                self._outline_chars = 0
             self._outlines[key] = html
+            self._outline_chars += len(html)
         return html
 
     @staticmethod
@@ -202,9 +212,11 @@ class Templates:
                 cached = self._html(
                     request, name, {**full_context, "csrf_token": _CSRF_SLOT}, block
                 )
-                if len(self._pages) >= 2048:
+                if len(self._pages) >= 2048 or self._page_chars > PAGE_CACHE_CHARS:
                     self._pages.clear()
+                    self._page_chars = 0
                 self._pages[key] = cached
+                self._page_chars += len(cached)
             html = cached.replace(_CSRF_SLOT, full_context["csrf_token"])
         all_headers = {
             "cache-control": "no-store",
