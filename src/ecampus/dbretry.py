@@ -11,9 +11,13 @@ database is still contended after a few tries, `Contention` tells the caller to 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
@@ -66,6 +70,27 @@ def _worth_retrying(exc: BaseException) -> bool:
     return is_contention(exc) and not isinstance(exc, PoolTimeout)
 
 
+# SQLite has one writer at a time, and a writer that finds the lock taken sleeps in steps
+# of up to 100 ms (its busy handler) before it looks again: under a room's load most of a
+# write's time went to those sleeps. So, within a process, units of work on SQLite take
+# their turn on a lock instead, which hands over the moment the last one commits; only
+# other processes' writers still meet the busy handler.
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _sqlite_writer(session: Session) -> AbstractContextManager[object]:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _WRITERS_LOCK:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.RLock()
+    return lock
+
+
 def run_transaction(
     session: Session,
     work: Callable[[], T],
@@ -83,9 +108,10 @@ def run_transaction(
         retry=retry_if_exception(_worth_retrying),
         reraise=True,
     )
+    writer = _sqlite_writer(session)
     try:
         for attempt in retrying:
-            with attempt:
+            with attempt, writer:
                 try:
                     return work()
                 except BaseException:
