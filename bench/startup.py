@@ -51,7 +51,8 @@ ENROLLED = 5  # courses the learner is enrolled in, and whose every item the war
 class Start:
     healthz_s: float
     lesson_s: float
-    cpu_s: float  # the server's CPU time (user + system) up to the lesson page's answer
+    cpu_healthz_s: float  # the server's CPU time (user + system) up to /healthz's 200
+    cpu_s: float  # and up to the lesson page's (the first start also registers the learner)
     rss_mb: float
 
 
@@ -170,12 +171,13 @@ def run(database: str, database_url: str, courses_dir: Path, args: argparse.Name
         process = serve(env, port, log)
         try:
             healthz = until_ok(f"{base}/healthz", process, start)
+            cpu_healthz = cpu_seconds(process.pid)
             if not token:  # the first start: a learner for every later one
                 token = learner(base)
             cookie = f"ecampus_session={token}"
             lesson_s = until_ok(base + lesson, process, start, cookie)
             rss, _hwm = memory_mb(process.pid)
-            measured = Start(healthz, lesson_s, cpu_seconds(process.pid), rss)
+            measured = Start(healthz, lesson_s, cpu_healthz, cpu_seconds(process.pid), rss)
             if attempt == 0:
                 result.first = measured
             else:
@@ -186,7 +188,8 @@ def run(database: str, database_url: str, courses_dir: Path, args: argparse.Name
         finally:
             stop(process)
         print(f"  {database} start {attempt}: /healthz {healthz:.2f} s, lesson {lesson_s:.2f} s, "
-              f"CPU {measured.cpu_s:.2f} s, {rss:.0f} MB", flush=True)  # fmt: skip
+              f"CPU {measured.cpu_healthz_s:.2f} s / {measured.cpu_s:.2f} s, {rss:.0f} MB",
+              flush=True)  # fmt: skip
     return result
 
 
@@ -198,23 +201,24 @@ def table(results: list[Result], args: argparse.Namespace, seconds: float) -> st
         f"--repeat {args.repeat}` (load average at the end {load[0]:.1f}, "
         f"{os.cpu_count()} cores)",
         "",
-        "| database | start | /healthz 200 | lesson page 200 | server CPU until then "
-        "| resident (VmRSS) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| database | start | /healthz 200 | lesson page 200 | server CPU to /healthz "
+        "| to lesson page | resident (VmRSS) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         if r.first:
             lines.append(f"| {r.database} | first (fresh database) | {r.first.healthz_s:.2f} s | "
-                         f"{r.first.lesson_s:.2f} s | {r.first.cpu_s:.2f} s | "
-                         f"{r.first.rss_mb:.0f} MB |")  # fmt: skip
+                         f"{r.first.lesson_s:.2f} s | {r.first.cpu_healthz_s:.2f} s | "
+                         f"{r.first.cpu_s:.2f} s | {r.first.rss_mb:.0f} MB |")  # fmt: skip
         if r.restarts:
             h = statistics.median(s.healthz_s for s in r.restarts)
             ls = statistics.median(s.lesson_s for s in r.restarts)
+            cpu_h = statistics.median(s.cpu_healthz_s for s in r.restarts)
             cpu = statistics.median(s.cpu_s for s in r.restarts)
             m = statistics.median(s.rss_mb for s in r.restarts)
             lines.append(f"| {r.database} | restart (median of {len(r.restarts)}) | {h:.2f} s | "
-                         f"{ls:.2f} s | {cpu:.2f} s | {m:.0f} MB |")  # fmt: skip
-        lines.append(f"| {r.database} | after {r.pages} typical pages | – | – | – | "
+                         f"{ls:.2f} s | {cpu_h:.2f} s | {cpu:.2f} s | {m:.0f} MB |")  # fmt: skip
+        lines.append(f"| {r.database} | after {r.pages} typical pages | – | – | – | – | "
                      f"{r.warm_rss_mb:.0f} MB (peak {r.warm_hwm_mb:.0f} MB) |")  # fmt: skip
     lines.append("")
     worst_start = max(
@@ -222,15 +226,12 @@ def table(results: list[Result], args: argparse.Namespace, seconds: float) -> st
         default=0.0,
     )
     worst_rss = max((r.warm_hwm_mb for r in results), default=0.0)
-    worst_cpu = max(
-        (s.cpu_s for r in results for s in ([r.first] if r.first else []) + r.restarts),
-        default=0.0,
-    )
+    worst_cpu = max((s.cpu_s for r in results for s in r.restarts), default=0.0)
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         lines.append(
             "**The machine was busy** (load average above its core count): the wall-clock "
-            f"times are the machine's; the server's own CPU time to first answer (at most "
-            f"{worst_cpu:.2f} s) is what the start costs."
+            f"times are the machine's; the server's own CPU time to the lesson page on a "
+            f"restart (at most {worst_cpu:.2f} s) is what the start costs."
         )
     lines.append(
         f"Targets: first answer ≤ {FIRST_ANSWER_TARGET_S:g} s — slowest lesson page "
