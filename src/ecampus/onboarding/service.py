@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from ecampus.accounts import links
+from ecampus.accounts import links, passwords
 from ecampus.accounts.models import Role, User
 from ecampus.audit import service as audit
 from ecampus.courses.catalog import Catalogue
@@ -27,9 +27,8 @@ CohortClosed = cohorts.CohortClosed
 CREATED = "created"
 EXISTING = "existing"
 INVALID = "invalid"
-# An account made by an import has no password until its invitation link is used: no
-# argon2 hash is empty, so no password matches it (passwords.verify_password says no).
-NO_PASSWORD = ""
+# An account made by an import has no password until its invitation link is used.
+NO_PASSWORD = passwords.NO_PASSWORD
 _CHUNK = 500  # emails per IN (...) lookup, well under every database's parameter limit
 
 _enrollments = Enrollment.__table__  # type: ignore[attr-defined]
@@ -96,7 +95,7 @@ class ImportResult:
 
 
 def has_password(user: User) -> bool:
-    return user.password_hash != NO_PASSWORD
+    return passwords.has_password(user.password_hash)
 
 
 def import_sheet(
