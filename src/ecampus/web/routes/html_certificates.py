@@ -199,7 +199,7 @@ async def certificates_action(
                 templates,
                 code=fresh.code,
                 certificate=fresh,
-                message=_("A new certificate was issued; the old code is revoked."),
+                message=_("A new certificate was issued; the old code now reads “superseded”."),
             )
     return _one(
         request,
