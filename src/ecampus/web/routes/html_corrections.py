@@ -477,7 +477,8 @@ def extra_attempts(
     confirm: Confirmed = False,
 ) -> Response:
     user, enrollment = _enrolment(session, course_id, email)
-    extra = int(count) if count.strip().isdigit() else 0
+    # isdecimal, not isdigit: '²' is a digit that int() refuses.
+    extra = int(count) if count.strip().isdecimal() else 0
     if not 1 <= extra <= MAX_EXTRA_ATTEMPTS:
         message = _("Give between 1 and %(max)s extra attempts.", max=MAX_EXTRA_ATTEMPTS)
         return error_page(request, 422, message, translated=True)

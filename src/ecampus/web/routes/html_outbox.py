@@ -55,7 +55,13 @@ def retry(
     if mail == "all":
         count = outbox.retry_all(session)
         subject = "failing"
-    elif mail.isdigit() and outbox.retry_now(session, mail_id=int(mail)):
+    # ASCII digits only ('²' is a digit int() refuses), few enough for the column.
+    elif (
+        mail.isascii()
+        and mail.isdigit()
+        and len(mail) <= 9
+        and outbox.retry_now(session, mail_id=int(mail))
+    ):
         count, subject = 1, f"mail {mail}"
     else:
         count, subject = 0, f"mail {mail[:20]}"
