@@ -1,7 +1,8 @@
 """Getting in by mail, in Chromium, against a live server that sends through a real SMTP
 server (aiosmtpd, in this process): a learner resets a forgotten password from the mail's
 link, and a participant imported by a coordinator sets a first password from the
-invitation and lands on their courses. SQLite and PostgreSQL."""
+invitation and lands on their courses; a participant a coordinator deactivates is signed
+out of their open session at once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -180,3 +181,47 @@ def test_an_invited_participant_sets_a_password_and_sees_their_courses(
     page.wait_for_url("**/me")
     expect(page.get_by_role("heading", name="Mi aprendizaje")).to_be_visible()
     expect(page.get_by_role("link", name=COURSE_TITLE).first).to_be_visible()
+
+
+def test_a_deactivated_participant_is_signed_out_at_once(
+    person: Page, mail_site: MailSite, chromium_browser: Browser
+) -> None:
+    """A coordinator deactivates a participant from the people pages, through the
+    confirmation step; the participant's open session ends on their next click."""
+    learner = register_learner(mail_site.base_url, prefix="baja")
+    learner.api.call("POST", f"/api/v1/courses/{COURSE_ID}/enroll")
+    page = person
+    page.goto("/login")
+    page.get_by_label("Correo").fill(learner.email)
+    page.get_by_label("Contraseña").fill(learner.password)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    page.wait_for_url("**/")
+    page.goto("/me")
+    expect(page.get_by_role("heading", name="Mi aprendizaje")).to_be_visible()
+
+    staff = chromium_browser.new_context(
+        base_url=mail_site.base_url, locale="es-GT", viewport={"width": 1280, "height": 800}
+    )
+    staff.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    token = mail_site.coordinator.headers["Authorization"].removeprefix("Bearer ")
+    staff.add_cookies([{"name": "ecampus_session", "value": token, "url": mail_site.base_url}])
+    try:
+        coordinator = staff.new_page()
+        coordinator.goto(f"/coordinator/people/{learner.email}")
+        coordinator.get_by_role("link", name="Desactivar esta cuenta…").click()
+        expect(coordinator.get_by_role("heading", name="¿Desactivar esta cuenta?")).to_be_visible()
+        coordinator.get_by_role("button", name="Sí, desactivar").click()
+        expect(
+            coordinator.get_by_text("La cuenta está desactivada: sus sesiones terminaron")
+        ).to_be_visible()
+    finally:
+        staff.close()
+
+    page.goto("/me")  # the same browser, its cookie unchanged: the session is over
+    page.wait_for_url(re.compile(r"/login"))
+    expect(page.get_by_role("button", name="Iniciar sesión")).to_be_visible()
+    learner.api.call("GET", "/api/v1/me", expect=401)
+    Api(mail_site.base_url).call(
+        "POST", "/api/v1/auth/token",
+        form={"username": learner.email, "password": learner.password}, expect=401,
+    )  # fmt: skip
