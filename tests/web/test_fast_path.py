@@ -30,7 +30,8 @@ VARYING = {"date", "content-length", "set-cookie"}
 
 
 class Served:
-    """Counts the requests the fast path answered itself."""
+    """Counts the requests the fast path answered itself (the lesson page and its other
+    routes: the course page, the signed-in catalogue, the JSON item)."""
 
     def __init__(self) -> None:
         self.answered = 0
@@ -39,19 +40,21 @@ class Served:
 def counting_client(settings: Settings) -> tuple[TestClient, Served]:
     app = create_app(settings)
     served = Served()
+
+    def counting(handler: Callable[..., Awaitable[Response | None]]) -> Any:
+        async def counted(request: Request, *groups: str) -> Response | None:
+            response = await handler(request, *groups)
+            served.answered += response is not None
+            return response
+
+        return counted
+
     for middleware in app.user_middleware:
         if middleware.cls is LessonFastPath:
-            handler: Callable[[Request, str, str], Awaitable[Response | None]]
-            handler = middleware.kwargs["handler"]
-
-            async def counted(
-                request: Request, course: str, item: str, handler: Any = handler
-            ) -> Response | None:
-                response = await handler(request, course, item)
-                served.answered += response is not None
-                return response
-
-            middleware.kwargs["handler"] = counted
+            middleware.kwargs["handler"] = counting(middleware.kwargs["handler"])
+            middleware.kwargs["routes"] = tuple(
+                (pattern, counting(handler)) for pattern, handler in middleware.kwargs["routes"]
+            )
     return TestClient(app), served
 
 

@@ -4,58 +4,23 @@ goes the normal way. Both ways must answer alike, and the session check stays li
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from starlette.requests import Request
-from starlette.responses import Response
 
 from ecampus.accounts import service as accounts
 from ecampus.accounts import sessions
-from ecampus.app import create_app
 from ecampus.quizzes.blocking import attempts_by_quiz, counts_by_quiz, grants_by_quiz
 from ecampus.quizzes.service import grant
 from ecampus.settings import Settings
-from ecampus.web.fastpath import LessonFastPath
 from tests import factories
-from tests.web.test_fast_path import comparable, enrolled
+from tests.web.test_fast_path import VARYING, comparable, counting_client, enrolled
 from tests.web.test_pages import COURSE, csrf, login
 from tests.web.test_sessions import db
 
 COURSE_PAGE = f"/courses/{COURSE}"
 API_LESSON = f"/api/v1/courses/{COURSE}/items/leccion-1"
 API_QUIZ = f"/api/v1/courses/{COURSE}/items/quiz-1"
-VARYING = {"date", "content-length", "set-cookie"}
-
-
-class Served:
-    """Counts the requests the fast path's other routes answered themselves."""
-
-    def __init__(self) -> None:
-        self.answered = 0
-
-
-def counting_client(settings: Settings) -> tuple[TestClient, Served]:
-    app = create_app(settings)
-    served = Served()
-    for middleware in app.user_middleware:
-        if middleware.cls is LessonFastPath:
-            counted_routes = []
-            for pattern, handler in middleware.kwargs["routes"]:
-
-                async def counted(
-                    request: Request,
-                    *groups: str,
-                    handler: Callable[..., Awaitable[Response | None]] = handler,
-                ) -> Response | None:
-                    response = await handler(request, *groups)
-                    served.answered += response is not None
-                    return response
-
-                counted_routes.append((pattern, counted))
-            middleware.kwargs["routes"] = tuple(counted_routes)
-    return TestClient(app), served
 
 
 def api_comparable(response: Any) -> tuple[int, bytes, dict[str, str]]:
