@@ -24,7 +24,14 @@ from ecampus.courses.schema import (
     issuer_json_schema,
     programme_json_schema,
 )
-from ecampus.db import ConnectionGate, DatabaseBusy, make_engine, make_gate
+from ecampus.db import (
+    LOOP_READER_CONNECTIONS,
+    ConnectionGate,
+    DatabaseBusy,
+    make_engine,
+    make_gate,
+)
+from ecampus.dbfast import LoopReader
 from ecampus.mail import sender as mail_sender
 from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            await app.state.loop_reader.aclose()
             engine.dispose()
             await app.state.limiter.close()
 
@@ -159,6 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.catalogue = catalogue
     app.state.db_gate = make_gate(engine, timeout=settings.db_queue_seconds)
+    # The hot reads (each request's session check, the lesson page, the JSON item) on the
+    # event loop itself, with no worker thread (see dbfast.LoopReader).
+    app.state.loop_reader = LoopReader(engine, connections=LOOP_READER_CONNECTIONS)
     # Sessions close in threads of their own, never queued behind requests (see deps).
     app.state.db_closer = anyio.CapacityLimiter(app.state.db_gate.capacity)
     # Password checks (argon2: a core and 64 MB each) run a few at a time, holding no

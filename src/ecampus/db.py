@@ -43,7 +43,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # (waiting on the event loop, not in a thread), so a worker thread never blocks on the pool;
 # the pool keeps a few connections more for background work (course reloads, the watcher).
 SQLITE_POOL_SIZE = 24
-POSTGRES_POOL_SIZE = 12
+# On PostgreSQL the event loop's own reader (dbfast.LoopReader) keeps LOOP_READER_CONNECTIONS
+# more, so that a worker still holds 12 connections in all.
+POSTGRES_POOL_SIZE = 10
+LOOP_READER_CONNECTIONS = 2
 RESERVED_CONNECTIONS = 4  # for work outside requests: course (re)loads, start-up repairs
 # A checkout that still waits (a bug, or work outside the gate) fails fast instead of
 # freezing a thread for 30 s; the request gets a 503 with Retry-After.

@@ -1,18 +1,37 @@
-"""PreparedQuery reads rows exactly as SQLAlchemy does, and fails the way SQLAlchemy fails."""
+"""PreparedQuery reads rows exactly as SQLAlchemy does, and fails the way SQLAlchemy fails;
+LoopReader does the same on the event loop, with no worker thread."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, column, select, table, text
+from sqlalchemy import (
+    Engine,
+    Float,
+    bindparam,
+    column,
+    create_engine,
+    event,
+    func,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from ecampus.accounts.models import User, UserSession
 from ecampus.db import make_engine
-from ecampus.dbfast import PreparedQuery
+from ecampus.dbfast import LoopReader, PreparedQuery, ReaderBusy
+from tests.aio import run
 
 _users = User.__table__  # type: ignore[attr-defined]
 _sessions = UserSession.__table__  # type: ignore[attr-defined]
@@ -90,4 +109,165 @@ def test_no_connection_comes_out_as_a_sqlalchemy_error() -> None:
         with pytest.raises(OperationalError):
             PreparedQuery(QUERY).rows(engine, {"user_id": 1, "now": datetime.now(UTC)})
     finally:
+        engine.dispose()
+
+
+# LoopReader: the same rows, read on the event loop with no worker thread.
+
+
+def _one_user(engine: Engine) -> int:
+    with Session(engine) as session:
+        user = User(email="loop@example.org", password_hash="x", full_name="Lóop Reader")
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        session.add(
+            UserSession(
+                id="s-loop",
+                user_id=user.id,
+                version=0,
+                expires_at=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+            )
+        )
+        session.commit()
+        return user.id
+
+
+def test_loop_reader_reads_what_sqlalchemy_reads(database_url: str) -> None:
+    engine = make_engine(database_url)
+    reader = LoopReader(engine, connections=2)
+    try:
+        assert reader.available
+        user_id = _one_user(engine)
+        params = {"user_id": user_id, "now": datetime.now(UTC)}
+        prepared = PreparedQuery(QUERY)
+        threads: list[str] = []
+
+        def heard(*_args: Any) -> None:
+            threads.append(threading.current_thread().name)
+
+        event.listen(engine, "before_cursor_execute", heard)
+
+        async def read() -> tuple[list[Any], list[Any], str]:
+            loop_thread = threading.current_thread().name
+            first = await reader.rows(prepared, params)
+            # Several at once share the reader's connections.
+            many = await asyncio.gather(*(reader.rows(prepared, params) for _ in range(6)))
+            return first, many, loop_thread
+
+        first, many, loop_thread = run(read())
+        event.remove(engine, "before_cursor_execute", heard)
+        expected = prepared.rows(engine, params)
+        assert first == expected
+        assert first[0][2] == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+        assert all(rows == expected for rows in many)
+        # Every statement ran on the event loop's own thread, and listeners heard of each.
+        assert threads == [loop_thread] * 7
+        # On another event loop (tests start one per client), new connections serve it.
+        assert run(reader.rows(prepared, params)) == expected
+        run(reader.aclose())
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_loop_reader_is_read_only_and_fails_as_sqlalchemy_does(database_url: str) -> None:
+    engine = make_engine(database_url)
+    reader = LoopReader(engine)
+    try:
+        missing = PreparedQuery(
+            select(column("x"))
+            .select_from(table("no_such_table"))
+            .where(column("x") == bindparam("x"))
+        )
+        with pytest.raises(DBAPIError):
+            run(reader.rows(missing, {"x": 1}))
+        # The reader still serves after an error.
+        one = PreparedQuery(select(_users.c.id).where(_users.c.id == bindparam("user_id")))
+        assert run(reader.rows(one, {"user_id": 0})) == []
+        if engine.dialect.name == "sqlite":
+            connection = reader._sqlite_connection()
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                connection.execute("DELETE FROM users")
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_in_memory_sqlite_has_no_loop_reader() -> None:
+    engine = make_engine("sqlite://")
+    try:
+        reader = LoopReader(engine)
+        assert not reader.available
+        with pytest.raises(ReaderBusy):
+            run(reader.rows(PreparedQuery(QUERY), {"user_id": 1, "now": datetime.now(UTC)}))
+    finally:
+        engine.dispose()
+
+
+def test_a_locked_sqlite_database_sends_the_read_to_a_thread(tmp_path: Path) -> None:
+    # Without WAL (a database another tool opened in rollback-journal mode), a writer's
+    # exclusive lock makes a reader wait: the loop reader never waits, it says ReaderBusy.
+    path = tmp_path / "journal.db"
+    setup = sqlite3.connect(path)
+    setup.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+    setup.commit()
+    setup.close()
+    engine = create_engine(f"sqlite:///{path}")
+    reader = LoopReader(engine)
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        one = PreparedQuery(select(_users.c.id).where(_users.c.id == bindparam("user_id")))
+        started = time.perf_counter()
+        with pytest.raises(ReaderBusy):
+            run(reader.rows(one, {"user_id": 1}))
+        assert time.perf_counter() - started < 0.5
+        holder.execute("ROLLBACK")
+        assert run(reader.rows(one, {"user_id": 1})) == []
+    finally:
+        holder.close()
+        reader.close_now()
+        engine.dispose()
+
+
+def test_every_postgres_connection_busy_sends_the_read_to_a_thread(postgres_database: str) -> None:
+    # PostgreSQL's loop reader has connections to wait for (SQLite's has one, never awaited).
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1, wait=0.2)
+    slow = PreparedQuery(select(func.pg_sleep(bindparam("s", type_=Float))))
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            reader.rows(slow, {"s": 1.0}), reader.rows(slow, {"s": 0.0}), return_exceptions=True
+        )
+
+    try:
+        first, second = run(both())
+        assert len(first) == 1
+        assert isinstance(second, ReaderBusy)
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_a_postgres_restart_costs_no_read(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    pid = PreparedQuery(select(func.pg_backend_pid().label("pid")))
+
+    async def scenario() -> tuple[int, int]:
+        (before,) = (await reader.rows(pid, {}))[0]
+        with engine.connect() as connection:  # as a restart would: the server ends it
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+            connection.commit()
+        await asyncio.sleep(0.2)
+        (after,) = (await reader.rows(pid, {}))[0]
+        return before, after
+
+    try:
+        before, after = run(scenario())
+        assert before != after
+    finally:
+        reader.close_now()
         engine.dispose()

@@ -4,12 +4,14 @@ GET; everything else goes the normal way. Both ways must give the same page."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from jose import jwt
+from sqlalchemy import event
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -166,3 +168,53 @@ def test_the_reader_language_is_the_same_either_way(settings: Settings) -> None:
         assert fast.headers["content-language"] == "en"
         assert 'lang="en"' in fast.text
         assert comparable(fast) == comparable(client.get(LESSON + "?via=router"))
+
+
+def test_hot_reads_query_on_the_event_loop_without_a_worker_thread(settings: Settings) -> None:
+    """The lesson page, the JSON item, the signed-in catalogue and any signed-in request's
+    session check read on the event loop's own reader (dbfast.LoopReader): a worker-thread
+    round trip costs more than the query. A quiz page still reads in a worker thread."""
+    client, served = counting_client(settings)
+    with client:
+        data = enrolled(client)
+        token = client.post(
+            "/api/v1/auth/token", data={"username": data["email"], "password": data["password"]}
+        ).json()["access_token"]
+        client.get(LESSON)  # warm: templates, caches, the reader's connection
+        heard: list[tuple[str, str]] = []
+
+        def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            heard.append((threading.current_thread().name, statement))
+
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            pages = {
+                "lesson": client.get(LESSON),
+                "catalogue": client.get("/"),
+                "JSON item": client.get(
+                    f"/api/v1/courses/{COURSE}/items/leccion-1",
+                    headers={"Authorization": f"Bearer {token}"},
+                ),
+            }
+            reads = len(heard)
+            # My learning: its session check on the loop, its own queries in a worker thread.
+            mine = client.get("/me")
+            mine_heard = heard[reads:]
+            quiz_from = len(heard)
+            quiz = client.get(QUIZ)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        for name, response in pages.items():
+            assert response.status_code == 200, name
+        assert mine.status_code == 200
+        assert quiz.status_code == 200
+        assert served.answered >= 3
+        assert reads == 3, heard  # one statement each
+        threads = {thread for thread, _statement in heard[:reads]}
+        assert len(threads) == 1, heard  # the event loop's thread, for each of them
+        (loop_thread,) = threads
+        assert mine_heard[0][0] == loop_thread
+        assert "user_sessions" in mine_heard[0][1]
+        assert all(thread != loop_thread for thread, _statement in mine_heard[1:])
+        assert all(thread != loop_thread for thread, _statement in heard[quiz_from:])

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ecampus.accounts import passwords, tokens
 from ecampus.accounts.models import AccountToken, User, UserSession
-from ecampus.dbfast import PreparedQuery
+from ecampus.dbfast import LoopReader, PreparedQuery
 
 _users = User.__table__  # type: ignore[attr-defined]
 _sessions = UserSession.__table__  # type: ignore[attr-defined]
@@ -100,6 +100,14 @@ def lookup(db: Session | Connection | Engine, *, user_id: int, session_id: str) 
         return account_of(rows[0]) if rows else None
     row = db.execute(_LOOKUP, params).first()
     return account_of(row) if row is not None else None
+
+
+async def lookup_on_loop(reader: LoopReader, *, user_id: int, session_id: str) -> Account | None:
+    """`lookup` on the event loop, with no worker thread (ecampus.dbfast.LoopReader); raises
+    ReaderBusy when the caller should look up in a worker thread instead."""
+    params = lookup_params(user_id=user_id, session_id=session_id)
+    rows = await reader.rows(_PREPARED_LOOKUP, params)
+    return account_of(rows[0]) if rows else None
 
 
 def start(db: Session, *, user: User, hours: float) -> UserSession:

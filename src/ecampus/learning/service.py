@@ -14,7 +14,7 @@ from sqlmodel import Session
 from ecampus.accounts import sessions as account_sessions
 from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent
-from ecampus.dbfast import PreparedQuery
+from ecampus.dbfast import LoopReader, PreparedQuery
 from ecampus.dbutil import upsert
 from ecampus.learning import progress as progress_rules
 from ecampus.learning.models import Enrollment, ItemProgress
@@ -151,6 +151,24 @@ def page_state(
         rows = _PAGE.rows(db, params)
     else:
         rows = db.execute(_PAGE_QUERY, params).all()
+    return _page_state_of(course, rows)
+
+
+async def page_state_on_loop(
+    reader: LoopReader, *, user_id: int, session_id: str, course: CourseContent
+) -> tuple[Account | None, CourseState]:
+    """`page_state` on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
+    raises ReaderBusy when the caller should read in a worker thread instead."""
+    params = {
+        **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
+        "course_id": course.id,
+    }
+    return _page_state_of(course, await reader.rows(_PAGE, params))
+
+
+def _page_state_of(
+    course: CourseContent, rows: Sequence[Sequence[Any]]
+) -> tuple[Account | None, CourseState]:
     if not rows:
         return None, _state_of(course, [])
     skip = len(account_sessions.ACCOUNT_COLUMNS)

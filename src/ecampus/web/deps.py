@@ -21,6 +21,7 @@ from ecampus.accounts.tokens import Claims, Principal
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent
 from ecampus.db import ConnectionGate
+from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
 from ecampus.web.sessions import SESSION_COOKIE
@@ -176,12 +177,25 @@ def principal_of(request: Request) -> Principal | None:
 
 
 async def resolve_principal(request: Request) -> Principal | None:
-    """principal_of, with its query in a worker thread (never on the event loop)."""
+    """principal_of, with its query on the event loop's own reader (ecampus.dbfast
+    LoopReader: no worker thread, which costs more than the query), or in a worker thread
+    when that reader cannot serve (never blocking the event loop)."""
     if hasattr(request.state, "principal"):
         return request.state.principal
-    if token_claims(request) is None:
+    claims = token_claims(request)
+    if claims is None:
         request.state.principal = None
         return None
+    reader: LoopReader | None = getattr(request.app.state, "loop_reader", None)
+    if reader is not None and reader.available:
+        try:
+            account = await sessions.lookup_on_loop(
+                reader, user_id=claims.user_id, session_id=claims.session_id
+            )
+        except ReaderBusy:
+            pass
+        else:
+            return accept_session(request, claims, account)
     async with request.app.state.db_gate.slot():
         return await run_in_threadpool(principal_of, request)
 

@@ -10,10 +10,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from sqlmodel import Session
 
+from ecampus.accounts.sessions import Account
 from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
@@ -158,11 +160,33 @@ async def item_fast_path(request: Request, course_id: str, item_id: str) -> Resp
     if claims is None:
         return None
     try:
-        async with request.app.state.db_gate.slot():
-            detail = await run_in_threadpool(_item_detail, request, claims, course_id, item_id)
+        detail = await _item_detail_on_loop(request, claims, course_id, item_id)
+        if detail is None:
+            async with request.app.state.db_gate.slot():
+                detail = await run_in_threadpool(_item_detail, request, claims, course_id, item_id)
         return Response(_DETAIL.dump_json(detail), media_type="application/json")
     except Exception:  # the normal path answers it, through the app's error handlers
         return None
+
+
+async def _item_detail_on_loop(
+    request: Request, claims: Claims, course_id: str, item_id: str
+) -> dict[str, Any] | None:
+    """`_item_detail` for a lesson, its query on the event loop's own reader (no worker
+    thread: see dbfast.LoopReader); None for anything else (a quiz needs a connection for
+    its attempts, an unknown course a separate check) or when that reader cannot serve."""
+    app = request.app.state
+    reader: LoopReader = app.loop_reader
+    course = app.catalogue.get(course_id)
+    if course is None or not reader.available or course.quizzes.get(item_id) is not None:
+        return None
+    try:
+        account, state = await learning.page_state_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+    except ReaderBusy:
+        return None
+    return _detail_of(request, claims, course_id, account, state, item_id)
 
 
 def _item_detail(request: Request, claims: Claims, course_id: str, item_id: str) -> dict[str, Any]:
@@ -176,6 +200,19 @@ def _item_detail(request: Request, claims: Claims, course_id: str, item_id: str)
     account, state = learning.page_state(
         app.engine, user_id=claims.user_id, session_id=claims.session_id, course=course
     )
+    return _detail_of(request, claims, course_id, account, state, item_id)
+
+
+def _detail_of(
+    request: Request,
+    claims: Claims,
+    course_id: str,
+    account: Account | None,
+    state: learning.CourseState,
+    item_id: str,
+) -> dict[str, Any]:
+    app = request.app.state
+    catalogue: Catalogue = app.catalogue
     principal = accept_session(request, claims, account)
     if principal is None:
         raise not_authenticated()

@@ -15,6 +15,7 @@ from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
@@ -335,6 +336,33 @@ def _load_item(
         return _item_context(connection, principal, course, item_id, state)
 
 
+_IN_A_THREAD: Any = object()  # the loop reader could not serve: read in a worker thread
+
+
+async def _load_item_on_loop(
+    request: Request, claims: Claims, course: CourseContent, item_id: str
+) -> dict[str, Any] | None:
+    """`_load_item` for a lesson, its query on the event loop's own reader (no worker
+    thread: see dbfast.LoopReader); `_IN_A_THREAD` for a quiz (it needs a connection for
+    its attempts) or when that reader cannot serve."""
+    app = request.app.state
+    item = items.course_item(course, item_id, page=True)  # 404 before any database work
+    reader: LoopReader = app.loop_reader
+    if isinstance(item, QuizContent) or not reader.available:
+        return _IN_A_THREAD
+    try:
+        account, state = await learning.page_state_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+    except ReaderBusy:
+        return _IN_A_THREAD
+    principal = accept_session(request, claims, account)
+    if principal is None:
+        return None
+    visible_course(course.id, request, app.catalogue, principal)
+    return _item_context(None, principal, course, item_id, state)
+
+
 @router.get("/courses/{course_id}/items/{item_id}", response_class=HTMLResponse)
 async def item_page(course_id: str, item_id: str, request: Request, claims: PageClaims) -> Response:
     """The hot path: the token's signature checked without the database, content from
@@ -370,8 +398,10 @@ async def item_response(request: Request, claims: Claims, course_id: str, item_i
     course = state.catalogue.get(course_id)
     if course is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{course_id}' not found")
-    async with state.db_gate.slot():
-        context = await run_in_threadpool(_load_item, request, claims, course, item_id)
+    context = await _load_item_on_loop(request, claims, course, item_id)
+    if context is _IN_A_THREAD:
+        async with state.db_gate.slot():
+            context = await run_in_threadpool(_load_item, request, claims, course, item_id)
     if context is None:
         raise LoginRequired
     if not context["state"].enrolled:
