@@ -26,7 +26,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     and_,
     case,
@@ -39,14 +38,13 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.types import String
+from sqlalchemy.types import Integer, String
 from sqlmodel import Session
 
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.learning.models import Cohort, Enrollment
-from ecampus.localtime import day_bounds
-from ecampus.reports.queries import Filters
+from ecampus.reports.queries import Filters, conditions, reads_learners
 from ecampus.settings import get_settings
 
 ACTIVE_DAYS = 30
@@ -151,52 +149,19 @@ class Dashboard:
         }
 
 
-def _conditions(filters: Filters, zone: tzinfo, courses: tuple[str, ...] | None) -> list[Any]:
-    """The WHERE of every dashboard query: the report's filters, withdrawn left out."""
-    where: list[Any] = [_E.c.withdrawn_at.is_(None)]
-    if filters.course:
-        where.append(_E.c.course_id == filters.course)
-    if filters.courses:
-        where.append(_E.c.course_id.in_(filters.courses))
-    for chosen in (courses, filters.programme_courses if filters.programme else None):
-        if chosen is not None:  # a programme's courses
-            where.append(_E.c.course_id.in_(chosen) if chosen else false())
-    if filters.status:
-        # The dashboard never counts withdrawn enrolments, whatever the filter says.
-        where.append(_E.c.status == filters.status if filters.status != "withdrawn" else false())
-    if filters.cohort:
-        where.append(
-            _E.c.cohort_id == select(_C.c.id).where(_C.c.code == filters.cohort).scalar_subquery()
-        )
-    if filters.country:
-        where.append(_U.c.country == filters.country.upper())
-    if filters.institution_type:
-        where.append(_U.c.institution_type == filters.institution_type)
-    column = _E.c.completed_at if filters.date_field == "completed_at" else _E.c.enrolled_at
-    start, end = day_bounds(filters.since, filters.until, zone)
-    if start is not None:
-        where.append(column >= start)
-    elif filters.since:
-        where.append(column.is_not(None))
-    if end is not None:
-        where.append(column < end)
-    elif filters.until:
-        where.append(column.is_not(None))
+def _conditions(filters: Filters, courses: tuple[str, ...] | None) -> list[Any]:
+    """The WHERE of every dashboard query: the report's filters (queries.conditions, shared
+    with the report and its summary), withdrawn enrolments never counted, and the
+    dashboard's own programme (`courses`), if any."""
+    where: list[Any] = conditions(filters, withdrawn=False)
+    if courses is not None:  # a programme's courses
+        where.append(_E.c.course_id.in_(courses) if courses else false())
     return where
 
 
-def _from(where: list[Any]) -> Any:
+def _from(filters: Filters) -> Any:
     """Enrolments, joined to their learners only when a condition reads a learner's column."""
-    needs_users = any(
-        _U.c.country in _columns(w) or _U.c.institution_type in _columns(w) for w in where
-    )
-    return _E.join(_U, _U.c.id == _E.c.user_id) if needs_users else _E
-
-
-def _columns(clause: Any) -> set[Any]:
-    from sqlalchemy.sql.visitors import iterate
-
-    return {element for element in iterate(clause) if isinstance(element, Column)}
+    return _E.join(_U, _U.c.id == _E.c.user_id) if reads_learners(filters) else _E
 
 
 def _figure_columns(active_since: datetime) -> list[Any]:
@@ -242,7 +207,7 @@ def compute(
         session.execute(text("SET LOCAL jit = off"))
     active_since = moment - timedelta(days=ACTIVE_DAYS)
     scope = tuple(programmes.get(programme, ())) if programme else None
-    where = _conditions(filters, zone, scope)
+    where = _conditions(filters, scope)
     joined = _E.join(_U, _U.c.id == _E.c.user_id)
 
     # Two grains rather than one over all four columns: their product (courses × cohorts ×
@@ -251,10 +216,11 @@ def compute(
     per: dict[str, dict[Any, Figures]] = {k: {} for k in ("course", "cohort", "country", "type")}
     total = Figures()
     by_enrolment = (
-        select(_E.c.course_id, _E.c.cohort_id, *_figure_columns(active_since))
-        .select_from(_from(where))
+        select(_E.c.cohort_id, _E.c.course_id, *_figure_columns(active_since))
+        .select_from(_from(filters))
         .where(*where)
-        .group_by(_E.c.course_id, _E.c.cohort_id)
+        # The integer first: SQLite's sort for the grouping compares fewer strings.
+        .group_by(_E.c.cohort_id, _E.c.course_id)
     )
     for row in session.execute(by_enrolment):
         figures = _figures(row)
@@ -282,12 +248,12 @@ def compute(
     return Dashboard(
         total=total,
         courses=[Line(k, v) for k, v in per["course"].items()],
-        programmes=_programmes(session, where, programmes, active_since, programme),
+        programmes=_programmes(session, filters, where, programmes, active_since, programme),
         cohorts=cohort_lines,
         countries=[Line(k, v) for k, v in per["country"].items()],
         institution_types=[Line(k, v) for k, v in per["type"].items()],
         period=period,
-        over_time=_over_time(session, where, zone, period, filters),
+        over_time=_over_time(session, filters, where, zone, period),
     )
 
 
@@ -301,7 +267,6 @@ def recent(
 ) -> list[dict[str, Any]]:
     """The latest `limit` enrolments in the selection (newest first, read backwards along
     the primary key, so no sort of the whole selection), with their valid certificate."""
-    zone = filters.zone or get_settings().zone
     scope = tuple(programmes.get(programme, ())) if programme else None
     certificate = _CERT.alias("certificate")
     # The certificate as a subquery of each row shown, not a join: it is looked up for the
@@ -334,7 +299,7 @@ def recent(
             code.label("certificate"),
         )
         .select_from(_E.join(_U, _U.c.id == _E.c.user_id))
-        .where(*_conditions(filters, zone, scope))
+        .where(*_conditions(filters, scope))
         .order_by(_E.c.id.desc())
         .limit(limit)
     )
@@ -351,6 +316,7 @@ def _cohort_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
 
 def _programmes(
     session: Session,
+    filters: Filters,
     where: list[Any],
     programmes: Mapping[str, Sequence[str]],
     active_since: datetime,
@@ -384,9 +350,9 @@ def _programmes(
             func.count(_E.c.score).label("scored"),
             func.coalesce(func.sum(_E.c.score), 0.0).label("score_sum"),
         )
-        .select_from(_from(where).join(mapping, mapping.c.course == _E.c.course_id))
+        .select_from(_from(filters).join(mapping, mapping.c.course == _E.c.course_id))
         .where(*where)
-        .group_by(mapping.c.programme, _E.c.user_id)
+        .group_by(_E.c.user_id, mapping.c.programme)  # the integer first: a cheaper sort
         .subquery("participants")
     )
     diploma = _CERT.alias("diploma")
@@ -417,32 +383,44 @@ def _programmes(
 
 
 def _over_time(
-    session: Session, where: list[Any], zone: tzinfo, period: Period, filters: Filters
+    session: Session,
+    filters: Filters,
+    where: list[Any],
+    zone: tzinfo,
+    period: Period,
 ) -> list[Bucket]:
-    dialect = session.get_bind().dialect.name
     column = _E.c.completed_at
-    bucket: ColumnElement[Any]
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         local = func.timezone(_zone_name(zone), column)  # timestamptz AT TIME ZONE zone
-        bucket = func.to_char(func.date_trunc(period, local), "YYYY-MM-DD")
+        bucket: ColumnElement[Any] = func.to_char(func.date_trunc(period, local), "YYYY-MM-DD")
     else:
-        local = func.datetime(column, _sqlite_offset(column, zone))
-        bucket = (
-            func.strftime("%Y-%m-01", local)
-            if period == "month"
-            else func.date(local, "-6 days", "weekday 1")
-        )
+        # The local day as a Julian day number, in integers: the instant in milliseconds
+        # (julianday() holds them exactly), plus the zone's offset then, plus half a day.
+        # Cheaper than formatting a date on every row, and the groups sort as integers;
+        # the days are put in their months or weeks here.
+        day: ColumnElement[Any] = literal_column(str(_MS_PER_DAY))  # written out: SELECT
+        half: ColumnElement[Any] = literal_column(str(_MS_PER_DAY // 2))  # and GROUP BY match
+        instant = cast(func.round(func.julianday(column) * day), Integer)
+        # SQLite divides two integers as integers (day numbers are positive: floor).
+        bucket = (instant + _sqlite_offset_ms(column, zone) + half).self_group().op("/")(day)
     statement = (
         select(bucket.label("start"), func.count().label("completed"))
-        .select_from(_from(where))
+        .select_from(_from(filters))
         .where(*where, _E.c.status == "completed", column.is_not(None))
         .group_by(bucket)
     )
-    counts = {
-        date.fromisoformat(str(row.start)[:10]): int(row.completed)
-        for row in session.execute(statement)
-    }
+    counts: dict[date, int] = {}
+    for row in session.execute(statement):
+        if isinstance(row.start, int):  # SQLite: a local day
+            start = _start_of(date.fromordinal(row.start - _JULIAN_ORDINAL), period)
+        else:
+            start = date.fromisoformat(str(row.start)[:10])
+        counts[start] = counts.get(start, 0) + int(row.completed)
     return _fill(counts, period, filters, zone)
+
+
+_MS_PER_DAY = 86_400_000
+_JULIAN_ORDINAL = 1_721_425  # the Julian day number of date.fromordinal(0), 31 December 1 BC
 
 
 def _zone_name(zone: tzinfo) -> str:
@@ -450,26 +428,28 @@ def _zone_name(zone: tzinfo) -> str:
     return str(key) if key else "UTC"
 
 
-def _sqlite_offset(column: Any, zone: tzinfo) -> ColumnElement[Any]:
-    """A SQLite datetime() modifier such as '-360 minutes': the zone's UTC offset at the
-    stored instant, from the zone's transitions (latest first: most data is recent)."""
+def _sqlite_offset_ms(column: Any, zone: tzinfo) -> ColumnElement[Any]:
+    """The zone's UTC offset in milliseconds at the stored instant, from the zone's
+    transitions (latest first: most data is recent)."""
     segments = _offset_segments(_zone_name(zone)) if getattr(zone, "key", None) else ()
     if not segments:
         fixed = zone.utcoffset(datetime.now(UTC)) or timedelta(0)
-        return literal(_modifier(fixed))
+        return literal_column(str(_ms(fixed)))
     first_offset = segments[0][1]
-    whens = [
-        (column >= literal_column(f"'{start.strftime('%Y-%m-%d %H:%M:%S')}'"), _modifier(offset))
+    whens: list[tuple[Any, Any]] = [
+        (
+            column >= literal_column(f"'{start.strftime('%Y-%m-%d %H:%M:%S')}'"),
+            literal_column(str(_ms(offset))),
+        )
         for start, offset in reversed(segments[1:])
     ]
     if not whens:
-        return literal(_modifier(first_offset))
-    return case(*whens, else_=literal(_modifier(first_offset)))
+        return literal_column(str(_ms(first_offset)))
+    return case(*whens, else_=literal_column(str(_ms(first_offset))))
 
 
-def _modifier(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    return f"{minutes:+d} minutes"
+def _ms(offset: timedelta) -> int:
+    return int(offset.total_seconds()) * 1000
 
 
 @lru_cache(maxsize=8)

@@ -173,7 +173,7 @@ def programme_report(
 def completion_summary(
     principal: Coordinator, catalogue: CatalogueDep, session: SessionDep, filters: FiltersDep
 ) -> dict[str, Any]:
-    return summary(report_rows(session, filters, catalogue))
+    return summary(session, filters, catalogue)
 
 
 @router.get("/reports/dashboard")
