@@ -12,8 +12,16 @@ with production settings and measures:
   after a warm-up of typical pages: the catalogue, every course page, every item of the five
   courses the learner is enrolled in, the JSON outline and items.
 
+Each database gets a course cache of its own (ECAMPUS_CACHE_DIR, see ecampus.courses.cache),
+empty at its first start: the first start parses every course and writes the cache, the
+restarts read it. Python's bytecode is compiled first (untimed, into a private
+PYTHONPYCACHEPREFIX), as `pip install` does on a server: a shell with
+PYTHONDONTWRITEBYTECODE=1 would otherwise compile ecampus's sources at every start, which
+no installed server does (`--bytecode source` measures that case).
+
     python bench/startup.py [--courses 25] [--items 40] [--repeat 3]
                             [--databases sqlite postgresql] [--postgres-url URL]
+                            [--bytecode compiled|source]
 
 Targets (issue 12): first answer ≤ 2 s after start, one worker under 150 MB resident.
 """
@@ -143,18 +151,56 @@ def warm_up(base: str, token: str, courses: int, items: int) -> int:
     return len(paths) * 2
 
 
+# Every ecampus module and what uvicorn loads to serve: their bytecode, compiled once.
+PRIME = """
+import importlib, pkgutil, ecampus
+for module in pkgutil.walk_packages(ecampus.__path__, "ecampus."):
+    try:
+        importlib.import_module(module.name)
+    except Exception:
+        pass
+for name in ("uvicorn.main", "uvicorn.loops.auto", "uvicorn.loops.uvloop",
+             "uvicorn.protocols.http.auto", "uvicorn.protocols.http.httptools_impl",
+             "uvicorn.protocols.http.h11_impl", "uvicorn.protocols.websockets.auto",
+             "uvicorn.lifespan.on", "markdown_it", "yaml", "imagesize", "psycopg"):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+
+
+def python_env(folder: Path, bytecode: str) -> dict[str, str]:
+    """The environment of every ecampus process the bench starts."""
+    env = {
+        **os.environ,
+        # bench/ importable; a PYTHONPATH given (another checkout's src/) comes first.
+        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT)))),
+    }
+    if bytecode == "compiled":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    return env
+
+
+def compile_bytecode(env: dict[str, str]) -> float:
+    began = time.monotonic()
+    subprocess.run([sys.executable, "-c", PRIME], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.monotonic() - began
+
+
 def run(database: str, database_url: str, courses_dir: Path, args: argparse.Namespace,
         folder: Path) -> Result:  # fmt: skip
     env = {
-        **os.environ,
+        **python_env(folder, args.bytecode),
         "ECAMPUS_ENV": "production",
         "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
         "ECAMPUS_DATABASE_URL": database_url,
         "ECAMPUS_COURSES_DIR": str(courses_dir),
         "ECAMPUS_BASE_URL": "http://127.0.0.1",
         "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-        # bench/ importable; a PYTHONPATH given (another checkout's src/) comes first.
-        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT)))),
+        "ECAMPUS_CACHE_DIR": str(folder / f"cache-{database}"),  # empty: the first start parses
     }
     migrate = subprocess.run([sys.executable, "-m", "ecampus.cli", "db", "upgrade"], env=env,
                              capture_output=True, text=True, check=False)  # fmt: skip
@@ -198,8 +244,8 @@ def table(results: list[Result], args: argparse.Namespace, seconds: float) -> st
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {seconds:.0f} s: "
         f"`python bench/startup.py --courses {args.courses} --items {args.items} "
-        f"--repeat {args.repeat}` (load average at the end {load[0]:.1f}, "
-        f"{os.cpu_count()} cores)",
+        f"--repeat {args.repeat} --bytecode {args.bytecode}` (load average at the end "
+        f"{load[0]:.1f}, {os.cpu_count()} cores)",
         "",
         "| database | start | /healthz 200 | lesson page 200 | server CPU to /healthz "
         "| to lesson page | resident (VmRSS) |",
@@ -251,6 +297,9 @@ def main() -> None:
                         default=["sqlite", "postgresql"])  # fmt: skip
     parser.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
+    parser.add_argument("--bytecode", choices=("compiled", "source"), default="compiled",
+                        help="compiled: as an installed server (default); source: compile "
+                        "at every start, as under PYTHONDONTWRITEBYTECODE=1")  # fmt: skip
     args = parser.parse_args()
     began = time.monotonic()
     results: list[Result] = []
@@ -261,6 +310,9 @@ def main() -> None:
         for index in range(args.courses):
             make_course(courses_dir, index, args.items)
         print(f"{args.courses} courses x {args.items} items in {courses_dir}", flush=True)
+        if args.bytecode == "compiled":
+            seconds = compile_bytecode(python_env(folder, args.bytecode))
+            print(f"bytecode compiled in {seconds:.1f} s (untimed)", flush=True)
         for database in args.databases:
             if database == "sqlite":
                 results.append(run(database, f"sqlite:///{folder / 'startup.db'}", courses_dir,

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, exc, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecampus import __version__
+from ecampus.courses.cache import CourseCache
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import (
     course_json_schema,
@@ -125,7 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _configure_logging()
     settings.require_safe_secret()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size or None)
-    catalogue = Catalogue(root=settings.courses_dir)
+    catalogue = Catalogue(
+        root=settings.courses_dir,
+        cache=CourseCache(settings.cache_dir, settings.secret_key) if settings.cache_dir else None,
+    )
     limiter = RateLimiter(
         settings.rate_limit_url,
         key_secret=settings.secret_key,
@@ -162,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # routes/api_docs.py serves it from our own files (ECAMPUS_API_DOCS)
         redoc_url=None,
         dependencies=[inputguard.CHECK],  # no NUL or lone surrogate reaches a route
+        # ecampus sends no OpenTelemetry; FastAPI's bridge would check for it on each request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -211,6 +217,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Pages name their icons; browsers still ask here when they open a PDF or JSON URL.
         return assets.response(request, "favicon.ico")
 
+    # The health check first: FastAPI prepares an included router's routes (their
+    # dependencies, once more) on the first request that reaches the router, a fifth of a
+    # second for all of them, which a health check after a start need not wait for.
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    @app.get("/healthz", tags=["operations"], response_model=None)
+    async def healthz() -> dict[str, Any] | JSONResponse:
+        """200 when the app and its database answer; 503 with Retry-After when not."""
+        try:
+            async with app.state.db_gate.slot():
+                await run_in_threadpool(ping)
+        except DatabaseBusy:
+            raise
+        except Exception as error:  # the point is to report any database failure as 503
+            return JSONResponse(
+                {"status": "unavailable", "detail": f"database: {type(error).__name__}"},
+                status_code=503,
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+            )
+        return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
+
     # Routes are matched in order: the lesson pages, the hot path, come first.
     for module in (
         html_learning,
@@ -257,26 +286,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def issuer_schema() -> dict[str, Any]:
         """The JSON Schema of courses/issuer.yaml (who issues the certificates)."""
         return issuer_json_schema()
-
-    def ping() -> None:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-
-    @app.get("/healthz", tags=["operations"], response_model=None)
-    async def healthz() -> dict[str, Any] | JSONResponse:
-        """200 when the app and its database answer; 503 with Retry-After when not."""
-        try:
-            async with app.state.db_gate.slot():
-                await run_in_threadpool(ping)
-        except DatabaseBusy:
-            raise
-        except Exception as error:  # the point is to report any database failure as 503
-            return JSONResponse(
-                {"status": "unavailable", "detail": f"database: {type(error).__name__}"},
-                status_code=503,
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
-            )
-        return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
 
     _install_error_handlers(app)
     inputguard.install(app)

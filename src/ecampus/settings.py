@@ -103,6 +103,8 @@ class Settings:
     # smtp://[user:password@]host:port, smtp+starttls://..., smtps://...; empty: mail waits.
     smtp_url: str = ""
     mail_from: str = ""  # default: no-reply@ the host of base_url
+    # Where the loaded courses are kept between starts (ecampus.courses.cache); None: nowhere.
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.smtp_url:
@@ -172,7 +174,30 @@ class Settings:
             site_name=(env.get("ECAMPUS_SITE_NAME") or "").strip() or "ecampus",
             smtp_url=(env.get("ECAMPUS_SMTP_URL") or "").strip(),
             mail_from=(env.get("ECAMPUS_MAIL_FROM") or "").strip(),
+            cache_dir=_cache_dir(env),
         )
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path | None:
+    """ECAMPUS_CACHE_DIR; `off` for none; by default systemd's CacheDirectory= (the
+    CACHE_DIRECTORY it sets), else $XDG_CACHE_HOME/ecampus or ~/.cache/ecampus, except
+    under ECAMPUS_ENV=test."""
+    raw = (env.get("ECAMPUS_CACHE_DIR") or "").strip()
+    if raw.lower() in {"off", "none", "false", "0"}:
+        return None
+    if raw:
+        return Path(raw).expanduser().resolve()
+    if (env.get("ECAMPUS_ENV") or "production") == "test":
+        return None
+    if env.get("CACHE_DIRECTORY"):  # systemd: the first of its colon-separated folders
+        return Path(env["CACHE_DIRECTORY"].split(":")[0]).resolve()
+    base = env.get("XDG_CACHE_HOME") or ""
+    if not base:
+        home = env.get("HOME") or ""
+        if not home:
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base).resolve() / "ecampus"
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ problems are kept for authors to see.
 from __future__ import annotations
 
 import logging
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ecampus.courses.cache import CourseCache, scan
 from ecampus.courses.content import CourseContent, ProgrammeContent
 from ecampus.courses.issuer import IssuerContent
 from ecampus.courses.loader import LoadResult, Problem, load_catalogue
@@ -51,8 +53,21 @@ class Catalogue:
     new_versions: list[CourseContent] = field(default_factory=list)
     issuer: IssuerContent | None = None  # issuer.yaml (its last good version when it breaks)
     _groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where the loaded catalogue is kept between starts (None: parse the files every time).
+    cache: CourseCache | None = None
+    from_cache: bool = False  # whether the last load came from the cache
     _snapshot: tuple[tuple[str, int, int], ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.cache is not None and self.cache.folder.resolve().is_relative_to(
+            self.root.resolve()
+        ):
+            log.warning(
+                "the course cache folder %s is inside the courses folder: not used",
+                self.cache.folder,
+            )
+            self.cache = None
 
     def get(self, course_id: str) -> CourseContent | None:
         return self.courses.get(course_id)
@@ -95,8 +110,7 @@ class Catalogue:
     def load(self, engine: Engine | None = None) -> LoadResult:
         """(Re)load from disk, keeping the last good version of any course that now fails."""
         with self._lock:
-            snapshot = _snapshot(self.root)
-            result = load_catalogue([self.root], fallback_issuer=self.issuer)
+            snapshot, result = self._read()
             courses = dict(result.courses)
             for course_id, course in self.courses.items():
                 # A folder that still exists but no longer loads keeps its last good version.
@@ -126,6 +140,30 @@ class Catalogue:
             record_versions(engine, result.courses.values()) if engine is not None else []
         )
         return result
+
+    def _read(self) -> tuple[tuple[tuple[str, int, int], ...], LoadResult]:
+        """The folder's snapshot, and the courses: from the cache when it holds, else
+        parsed from the files (and cached)."""
+        if self.cache is None:
+            snapshot = _snapshot(self.root)
+            self.from_cache = False
+            return snapshot, load_catalogue([self.root], fallback_issuer=self.issuer)
+        before = scan(self.root)
+        snapshot = tuple(
+            (path, size, mtime)
+            for path, mode, size, mtime, _ctime, _ino in before.entries
+            if stat.S_ISREG(mode)
+        )
+        cached = self.cache.read(self.root, before)
+        self.from_cache = cached is not None
+        if cached is not None:
+            log.info("courses read from %s", self.cache.file_for(self.root))
+            return snapshot, cached
+        racy = self.cache.racy_hashes(before)
+        result = load_catalogue([self.root], fallback_issuer=self.issuer)
+        if racy is not None and not result.issuer_failed:
+            self.cache.write(self.root, before, racy, result)
+        return snapshot, result
 
     def reload_if_changed(self, engine: Engine | None = None) -> bool:
         if _snapshot(self.root) == self._snapshot:

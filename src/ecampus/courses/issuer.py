@@ -13,8 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import imagesize
-
 from ecampus.courses import schema
 from ecampus.i18n import N_, Message
 
@@ -173,6 +171,8 @@ def _image_problem(name: str, folder: Path) -> Message | None:
     if target.suffix.lower() not in IMAGE_TYPES:
         return Message(N_("image '%(name)s' is not a PNG, JPEG or SVG file"), params)
     try:
+        import imagesize  # only when a course is parsed (see courses.cache)
+
         width, height = imagesize.get(os.fspath(target))
     except (OSError, ValueError):
         width = height = -1

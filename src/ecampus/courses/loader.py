@@ -8,11 +8,11 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ecampus.courses import hours, issuer, markdown, schema, yamlhints, yamlnodes
+from ecampus.courses import hours, issuer, markdown, schema, yamlhints
 from ecampus.courses.content import (
     CourseContent,
     LessonContent,
@@ -24,6 +24,9 @@ from ecampus.courses.content import (
 from ecampus.courses.problems import Problem
 from ecampus.courses.textmatch import normalise_text
 from ecampus.i18n import N_, Message, lazy_ngettext
+
+if TYPE_CHECKING:
+    from ecampus.courses import yamlnodes
 
 COURSE_FILE = "course.yaml"
 PROGRAMMES_DIR = "programmes"
@@ -209,6 +212,8 @@ def _validation_problems(
 
 
 def _read_yaml(file: Path, problems: list[Problem]) -> yamlnodes.Located | None:
+    from ecampus.courses import yamlnodes  # PyYAML only when a file is parsed (courses.cache)
+
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -546,23 +551,39 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (str(p.file), p.line, p.column))
 
 
+@dataclass(frozen=True, slots=True)
+class _Renderer:
+    """One course's Markdown to HTML, for its lessons and prompts when first shown (an
+    object, not a closure, so that loaded courses can be pickled: see courses.cache)."""
+
+    media_base: str
+    item_base: str
+    item_ids: frozenset[str]
+    folder: Path
+
+    def lesson(self, text: str) -> str:
+        html = markdown.to_html(
+            text, media_base=self.media_base, item_base=self.item_base, item_ids=self.item_ids
+        )
+        return markdown.size_images(html, media_base=self.media_base, folder=self.folder)
+
+    def prompt(self, text: str) -> str:
+        return markdown.to_inline_html(
+            text, media_base=self.media_base, item_base=self.item_base, item_ids=self.item_ids
+        )
+
+
 def _compile(
     course: schema.Course, bodies: dict[str, str], folder: Path, version: str, *, render: bool
 ) -> CourseContent:
     """Build the in-memory course; without render, no HTML (the validator needs none)."""
-    media_base = f"/courses/{course.id}/media/"
-    item_base = f"/courses/{course.id}/items/"
-    item_ids = frozenset(item.id for module in course.modules for item in module.items)
-
-    def lesson_html(text: str) -> str:
-        html = markdown.to_html(text, media_base=media_base, item_base=item_base, item_ids=item_ids)
-        return markdown.size_images(html, media_base=media_base, folder=folder)
-
-    def prompt_html(text: str) -> str:
-        return markdown.to_inline_html(
-            text, media_base=media_base, item_base=item_base, item_ids=item_ids
-        )
-
+    renderer = _Renderer(
+        media_base=f"/courses/{course.id}/media/",
+        item_base=f"/courses/{course.id}/items/",
+        item_ids=frozenset(item.id for module in course.modules for item in module.items),
+        folder=folder,
+    )
+    lesson_html, prompt_html = renderer.lesson, renderer.prompt
     modules = []
     for module in course.modules:
         items: list[LessonContent | QuizContent] = []
@@ -854,6 +875,8 @@ def _check_translations(result: LoadResult, seen: dict[str, Path]) -> None:
 
 
 def _position_in(file: Path, path: tuple[str | int, ...]) -> tuple[int, int]:
+    from ecampus.courses import yamlnodes
+
     try:
         return yamlnodes.load(file.read_text(encoding="utf-8")).position(path)
     except (OSError, UnicodeDecodeError, yamlnodes.YamlSyntaxError):
@@ -861,6 +884,8 @@ def _position_in(file: Path, path: tuple[str | int, ...]) -> tuple[int, int]:
 
 
 def _peek_id(folder: Path) -> str | None:
+    from ecampus.courses import yamlnodes
+
     try:
         located = yamlnodes.load((folder / COURSE_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yamlnodes.YamlSyntaxError):

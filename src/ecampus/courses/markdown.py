@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-import imagesize
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "dl", "dt", "em", "h1",
@@ -27,6 +29,8 @@ _ATTRIBUTES = {
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # imported when the first lesson is shown, not at start
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -131,6 +135,8 @@ def size_images(html: str, *, media_base: str, folder: Path) -> str:
         path = (folder / src.removeprefix(media_base)).resolve()
         if not path.is_relative_to(folder.resolve()) or not path.is_file():
             return match.group(0)
+        import imagesize
+
         try:
             width, height = imagesize.get(path)
         except (OSError, ValueError):
