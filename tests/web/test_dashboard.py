@@ -268,3 +268,38 @@ def test_an_empty_dashboard_says_so(client: TestClient, language: str) -> None:
                "en": "No completions in this selection."}[language]  # fmt: skip
     assert nothing in page
     assert page.count("<caption") == 7
+
+
+@pytest.mark.parametrize("count", [4, 5])
+def test_programmes_counted_per_learner_as_by_the_grouped_query(
+    client: TestClient, count: int
+) -> None:
+    """SQLite counts programmes in its one pass per learner (up to PER_LEARNER_PROGRAMMES,
+    four) and by the grouped query past that (five); both must give the same lines as the
+    grouped query, here with programmes sharing courses, one of a course nobody took, and
+    filters."""
+    from ecampus.reports import dashboard
+    from ecampus.reports.queries import Filters
+
+    build(client)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    programmes = {
+        "demo-programme": (COURSE,),
+        "both": (COURSE, OTHER),
+        "other": (OTHER,),
+        "nobody": ("no-such-course",),
+        "again": (OTHER, COURSE),
+    }
+    chosen = dict(list(programmes.items())[:count])
+    for filters in (Filters(), Filters(country="GT"), Filters(status="completed")):
+        with Session(engine) as session:
+            where = dashboard._conditions(filters, None)
+            since = NOW - timedelta(days=dashboard.ACTIVE_DAYS)
+            grouped = dashboard._programmes(session, filters, where, chosen, since, None)
+            if engine.dialect.name != "sqlite":
+                continue
+            _, per_learner = dashboard._per_learner(session, filters, where, chosen, since)
+        assert sorted(grouped, key=lambda line: line.key) == sorted(
+            per_learner, key=lambda line: line.key
+        ), filters
+        assert {line.key for line in grouped} <= set(chosen) - {"nobody"}

@@ -3,18 +3,24 @@
 Per course, programme, cohort, country and institution type: enrolments, those active in
 the last 30 days, completed, the completion rate and the average score; and completions
 over time, by month or ISO week (Monday first) of the institution's calendar
-(ECAMPUS_TIMEZONE). Withdrawn enrolments are never counted. No report row reaches Python:
-four grouped queries answer, whatever the number of enrolments.
+(ECAMPUS_TIMEZONE). Withdrawn enrolments are never counted; the other filters are the
+report's own conditions (queries.conditions). No report row reaches Python: a few grouped
+queries answer, whatever the number of enrolments.
 
-- one query groups enrolments by (course, cohort) and one by the learner's (country,
-  institution type); the breakdowns and the totals are sums of those groups (each figure
-  is a count or a sum, so adding groups is exact);
-- one query counts programme participants (distinct learners enrolled in any of its
-  courses) and their valid diplomas, through the programme → course pairs of the catalogue;
-- one query counts completions per local month or week. PostgreSQL converts with
-  ``AT TIME ZONE``; SQLite, which has no time zones, adds the zone's UTC offset in force at
-  each instant, from the zone's own transitions, so a completion at 03:00 UTC on 1 March is
-  February's in Guatemala on both.
+- one query groups enrolments by (cohort, course); the course and cohort lines and the
+  totals are sums of those groups (each figure is a count or a sum, so adding groups is
+  exact);
+- on SQLite, one query groups enrolments per learner along the (user, course) unique index
+  (SQLite groups by sorting, and that index gives the order for free), with each
+  programme's share, then those learners by (country, institution type): the country,
+  institution type and programme lines (see _per_learner);
+- on PostgreSQL, which groups by hashing, one query groups by the learner's (country,
+  institution type), and one counts programme participants (distinct learners enrolled in
+  any of its courses) and their valid diplomas, through the programme → course pairs;
+- one query counts completions per local day (SQLite) or month or week (PostgreSQL).
+  PostgreSQL converts with ``AT TIME ZONE``; SQLite, which has no time zones, adds the
+  zone's UTC offset in force at each instant, from the zone's own transitions, so a
+  completion at 03:00 UTC on 1 March is February's in Guatemala on both.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import Integer, String
 from sqlmodel import Session
 
@@ -227,16 +235,30 @@ def compute(
         total += figures
         for kind, key in (("course", row.course_id), ("cohort", row.cohort_id)):
             per[kind][key] = per[kind].get(key, Figures()) + figures
-    by_learner = (
-        select(_U.c.country, _U.c.institution_type, *_figure_columns(active_since))
-        .select_from(joined)
-        .where(*where)
-        .group_by(_U.c.country, _U.c.institution_type)
-    )
-    for row in session.execute(by_learner):
-        figures = _figures(row)
-        for kind, key in (("country", row.country or ""), ("type", row.institution_type or "")):
-            per[kind][key] = per[kind].get(key, Figures()) + figures
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        # One pass per learner serves the country and institution type lines and the
+        # programmes (see _per_learner); PostgreSQL's hash aggregates need no such help.
+        learner_lines, programme_lines = _per_learner(
+            session, filters, where, _pairs(programmes, programme), active_since
+        )
+        for kind, lines in learner_lines.items():
+            per[kind] = dict(lines)
+    else:
+        by_learner = (
+            select(_U.c.country, _U.c.institution_type, *_figure_columns(active_since))
+            .select_from(joined)
+            .where(*where)
+            .group_by(_U.c.country, _U.c.institution_type)
+        )
+        for row in session.execute(by_learner):
+            figures = _figures(row)
+            for kind, key in (
+                ("country", row.country or ""),
+                ("type", row.institution_type or ""),
+            ):
+                per[kind][key] = per[kind].get(key, Figures()) + figures
+        programme_lines = _programmes(session, filters, where, programmes, active_since, programme)
 
     codes = _cohort_codes(session, [k for k in per["cohort"] if k is not None])
     cohort_lines = [
@@ -248,7 +270,7 @@ def compute(
     return Dashboard(
         total=total,
         courses=[Line(k, v) for k, v in per["course"].items()],
-        programmes=_programmes(session, filters, where, programmes, active_since, programme),
+        programmes=programme_lines,
         cohorts=cohort_lines,
         countries=[Line(k, v) for k, v in per["country"].items()],
         institution_types=[Line(k, v) for k, v in per["type"].items()],
@@ -314,6 +336,121 @@ def _cohort_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
     return {row.id: row.code for row in rows}
 
 
+def _pairs(programmes: Mapping[str, Sequence[str]], only: str | None) -> dict[str, list[str]]:
+    """The programmes counted (all, or `only`) with their courses, those with courses."""
+    return {
+        programme_id: list(course_ids)
+        for programme_id, course_ids in sorted(programmes.items())
+        if (only is None or programme_id == only) and course_ids
+    }
+
+
+# Past this many programmes, one pass per learner would evaluate too many expressions on
+# every enrolment: the programmes are then counted by the grouped query of _programmes.
+PER_LEARNER_PROGRAMMES = 4
+
+
+def _per_learner(
+    session: Session,
+    filters: Filters,
+    where: list[Any],
+    programmes: Mapping[str, Sequence[str]],
+    active_since: datetime,
+) -> tuple[dict[str, list[tuple[str, Figures]]], list[Line]]:
+    """SQLite: the country and institution type lines, and the programme lines, from one
+    pass over enrolments grouped per learner, in the order of the (user, course) unique
+    index, so without sorting every enrolment (SQLite groups by sorting, and sorting
+    100,000 rows on string keys costs more than the counting); then the learners' groups
+    (tens of thousands at most) grouped by country and institution type.
+
+    Per programme, a learner is a participant with an enrolment in one of its courses,
+    active with any of those active, completed with a valid diploma. The lines are sums
+    of the (country, institution type) groups, so exact."""
+    many = len(programmes) > PER_LEARNER_PROGRAMMES
+    counted = {} if many else dict(programmes)
+    withdrawn = _E.c.withdrawn_at.is_(None)
+    # `+withdrawn_at`: not through the index of withdrawals (almost every enrolment has
+    # none), so SQLite walks the (user, course) index and needs no sort for the grouping.
+    plain: UnaryExpression[Any] = UnaryExpression(
+        _E.c.withdrawn_at, operator=operators.custom_op("+")
+    )
+    conditions_ = [plain.is_(None) if w.compare(withdrawn) else w for w in where]
+    active = _E.c.last_activity_at >= active_since
+    columns: list[Any] = [_E.c.user_id.label("user_id"), *_figure_columns(active_since)]
+    for n, course_ids in enumerate(counted.values()):
+        inside = _E.c.course_id.in_(list(course_ids))
+        columns += [
+            func.sum(case((inside, 1), else_=0)).label(f"p{n}_enrolments"),
+            func.max(case((and_(inside, active), 1), else_=0)).label(f"p{n}_active"),
+            func.count(case((inside, _E.c.score))).label(f"p{n}_scored"),
+            func.total(case((inside, _E.c.score))).label(f"p{n}_score_sum"),
+        ]
+    learners = (
+        select(*columns)
+        .select_from(_from(filters))
+        .where(*conditions_)
+        .group_by(_E.c.user_id)
+        .subquery("learners")
+    )
+    sums: list[Any] = [
+        func.sum(learners.c.enrolled).label("enrolled"),
+        func.sum(learners.c.active).label("active"),
+        func.sum(learners.c.completed).label("completed"),
+        func.sum(learners.c.scored).label("scored"),
+        func.total(learners.c.score_sum).label("score_sum"),
+    ]
+    for n, programme_id in enumerate(counted):
+        participant = learners.c[f"p{n}_enrolments"] > 0
+        diploma = (
+            select(_CERT.c.id)
+            .where(
+                _CERT.c.user_id == learners.c.user_id,
+                _CERT.c.kind == "programme",
+                _CERT.c.subject_id == programme_id,
+                _CERT.c.revoked_at.is_(None),
+            )
+            .exists()
+        )
+        sums += [
+            func.sum(case((participant, 1), else_=0)).label(f"p{n}_enrolled"),
+            func.sum(learners.c[f"p{n}_active"]).label(f"p{n}_active"),
+            # At most one valid diploma per learner and programme (uq_certificates_current).
+            func.sum(case((participant, case((diploma, 1), else_=0)), else_=0)).label(
+                f"p{n}_completed"
+            ),
+            func.sum(learners.c[f"p{n}_scored"]).label(f"p{n}_scored"),
+            func.total(learners.c[f"p{n}_score_sum"]).label(f"p{n}_score_sum"),
+        ]
+    statement = (
+        select(_U.c.country, _U.c.institution_type, *sums)
+        .select_from(learners.join(_U, _U.c.id == learners.c.user_id))
+        .group_by(_U.c.country, _U.c.institution_type)
+    )
+    lines: dict[str, dict[str, Figures]] = {"country": {}, "type": {}}
+    totals = [Figures() for _ in counted]
+    for row in session.execute(statement):
+        figures = _figures(row)
+        for kind, key in (("country", row.country or ""), ("type", row.institution_type or "")):
+            lines[kind][key] = lines[kind].get(key, Figures()) + figures
+        for n in range(len(counted)):
+            values = row._mapping
+            totals[n] += Figures(
+                int(values[f"p{n}_enrolled"] or 0),
+                int(values[f"p{n}_active"] or 0),
+                int(values[f"p{n}_completed"] or 0),
+                int(values[f"p{n}_scored"] or 0),
+                float(values[f"p{n}_score_sum"] or 0.0),
+            )
+    programme_lines = [
+        Line(programme_id, figures)
+        for programme_id, figures in zip(counted, totals, strict=True)
+        if figures.enrolled
+    ]
+    if many:
+        programme_lines = _programmes(session, filters, where, programmes, active_since, None)
+    return {k: list(v.items()) for k, v in lines.items()}, programme_lines
+
+
 def _programmes(
     session: Session,
     filters: Filters,
@@ -322,12 +459,7 @@ def _programmes(
     active_since: datetime,
     only: str | None,
 ) -> list[Line]:
-    pairs = [
-        (programme_id, course_id)
-        for programme_id, course_ids in sorted(programmes.items())
-        if only is None or programme_id == only
-        for course_id in course_ids
-    ]
+    pairs = [(p, c) for p, courses in _pairs(programmes, only).items() for c in courses]
     if not pairs:
         return []
     # The programme → course pairs as a small derived table both databases understand.
