@@ -51,6 +51,13 @@ class _Plan:
             return tuple(values[name] for name in self.positional)
         return values
 
+    def processors_for(self, dialect: Dialect, cursor: Any) -> tuple[Processor, ...]:
+        # A cursor's description is made anew at each call (psycopg builds a Column object
+        # per column): read it only the first time.
+        if self.results:
+            return self.results[0]
+        return self.processors(dialect, cursor.description)
+
     def processors(self, dialect: Dialect, description: Sequence[Any]) -> tuple[Processor, ...]:
         if not self.results:
             self.results.append(
@@ -115,7 +122,7 @@ class PreparedQuery:
                     listener(None, cursor, plan.sql, values, None, False)
                 cursor.execute(plan.sql, values)
                 raw = cursor.fetchall()
-                processors = plan.processors(dialect, cursor.description)
+                processors = plan.processors_for(dialect, cursor)
             finally:
                 if plan.autocommit and fairy.is_valid:
                     driver.autocommit = False  # type: ignore[union-attr]
@@ -143,13 +150,17 @@ class PreparedQuery:
 def _processed(
     processors: Sequence[Processor], raw: Sequence[Sequence[Any]]
 ) -> list[tuple[Any, ...]]:
-    return [
-        tuple(
-            process(value) if process is not None else value
-            for process, value in zip(processors, row, strict=True)
-        )
-        for row in raw
-    ]
+    # Only the columns whose type converts anything (SQLite's datetimes, say) are touched.
+    converting = [(n, process) for n, process in enumerate(processors) if process is not None]
+    if not converting:
+        return [tuple(row) for row in raw]
+    rows = []
+    for row in raw:
+        values = list(row)
+        for n, process in converting:
+            values[n] = process(values[n])
+        rows.append(tuple(values))
+    return rows
 
 
 class ReaderBusy(Exception):
@@ -249,7 +260,7 @@ class LoopReader:
                 _announce(self.engine, cursor, plan, values)
                 cursor.execute(plan.sql, values)
                 raw = cursor.fetchall()
-                processors = plan.processors(dialect, cursor.description)
+                processors = plan.processors_for(dialect, cursor)
             finally:
                 cursor.close()
         except dbapi.OperationalError as exc:
@@ -278,7 +289,7 @@ class LoopReader:
                     _announce(self.engine, cursor, plan, values)
                     await cursor.execute(plan.sql, values)
                     raw = await cursor.fetchall()
-                    processors = plan.processors(dialect, cursor.description)
+                    processors = plan.processors_for(dialect, cursor)
             except psycopg.Error as exc:
                 broken = connection.closed or connection.broken
                 if broken:

@@ -4,13 +4,14 @@ so instead of "Continue"."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, literal_column, select, union_all
 from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.dbfast import PreparedQuery
+from ecampus.dbfast import LoopReader, PreparedQuery
 from ecampus.learning.progress import Progress
 from ecampus.quizzes.models import Attempt, AttemptGrant
 from ecampus.quizzes.service import remaining
@@ -76,11 +77,35 @@ def counts_by_quiz(
     engine: Engine, *, user_id: int, course_id: str
 ) -> tuple[dict[str, int], dict[str, int]]:
     """attempts_by_quiz and grants_by_quiz in one query, on the pool's driver connection."""
+    return _split(_COUNTS.rows(engine, {"user_id": user_id, "course_id": course_id}))
+
+
+def _split(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, int], dict[str, int]]:
     used: dict[str, int] = {}
     granted: dict[str, int] = {}
-    for kind, item_id, count in _COUNTS.rows(engine, {"user_id": user_id, "course_id": course_id}):
+    for kind, item_id, count in rows:
         (used if kind == "used" else granted)[str(item_id)] = int(count or 0)
     return used, granted
+
+
+def _may_block(course: CourseContent, progress: Progress) -> bool:
+    """Some unpassed quiz has an attempt limit: only then is the database asked."""
+    return not progress.completed and any(
+        q.max_attempts is not None and q.id not in progress.done for q in course.quizzes.values()
+    )
+
+
+async def blocking_quiz_on_loop(
+    reader: LoopReader, *, user_id: int, course: CourseContent, progress: Progress
+) -> QuizContent | None:
+    """`blocking_quiz` on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
+    raises ReaderBusy when the caller should read in a worker thread instead."""
+    if not _may_block(course, progress):
+        return None
+    rows = await reader.rows(_COUNTS, {"user_id": user_id, "course_id": course.id})
+    used, granted = _split(rows)
+    stuck = exhausted(course, progress, used, granted)
+    return stuck[0] if stuck else None
 
 
 def blocking_quiz(
@@ -89,12 +114,7 @@ def blocking_quiz(
     """The first quiz that keeps the learner from completing the course, if any. Asks the
     database only when some unpassed quiz has an attempt limit (one query given the
     engine, two given a session or connection)."""
-    limited = [
-        q
-        for q in course.quizzes.values()
-        if q.max_attempts is not None and q.id not in progress.done
-    ]
-    if not limited or progress.completed:
+    if not _may_block(course, progress):
         return None
     if isinstance(db, Engine):
         used, granted = counts_by_quiz(db, user_id=user_id, course_id=course.id)

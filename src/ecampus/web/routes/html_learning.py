@@ -23,7 +23,7 @@ from ecampus.progression.mine import my_courses
 from ecampus.progression.repair import repair_missing_certificates
 from ecampus.quizzes import grading
 from ecampus.quizzes import service as quizzes
-from ecampus.quizzes.blocking import blocking_quiz
+from ecampus.quizzes.blocking import blocking_quiz, blocking_quiz_on_loop
 from ecampus.web import items
 from ecampus.web.deps import (
     CatalogueDep,
@@ -166,6 +166,9 @@ def _one_per_translation(
     return shown, also
 
 
+_IN_A_THREAD: Any = object()  # the loop reader could not serve: read in a worker thread
+
+
 def _course_context(request: Request, course_id: str) -> dict[str, Any]:
     """The course page's database work, in one worker-thread turn: the caller's session
     check folded into the learner's state query (as the lesson page does), then, only when
@@ -195,6 +198,51 @@ def _course_context(request: Request, course_id: str) -> dict[str, Any]:
     blocked = None
     if principal is not None and state is not None and state.enrolled:
         certificate, blocked = _course_extras(app, course, principal, state)
+    return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
+
+
+async def _course_context_on_loop(request: Request, course_id: str) -> dict[str, Any]:
+    """`_course_context` for a signed-in caller, its reads on the event loop's own reader
+    (no worker thread: see dbfast.LoopReader): the session check folded into the state
+    query, then a quiz that blocks the course. A completed course's certificate (issued now
+    if an earlier release left it out: a write) is read in a worker thread. `_IN_A_THREAD`
+    when the reader cannot serve, or for a caller or course it has nothing to read for."""
+    app = request.app.state
+    catalogue: Catalogue = app.catalogue
+    reader: LoopReader = app.loop_reader
+    claims = token_claims(request)
+    found = catalogue.get(course_id)
+    if claims is None or found is None or not reader.available:
+        return _IN_A_THREAD
+    try:
+        account, state = await learning.page_state_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=found
+        )
+    except ReaderBusy:
+        return _IN_A_THREAD
+    principal = accept_session(request, claims, account)
+    # The account's own language, now known, wins over the token's hint.
+    request.state.language = page_language(request)
+    course = visible_course(course_id, request, catalogue, principal)
+    if principal is None or not state.enrolled:
+        return {"course": course, "state": None if principal is None else state,
+                "certificate": None, "blocked": None}  # fmt: skip
+    certificate = blocked = None
+    if state.progress.completed:
+        async with app.db_gate.slot():
+            certificate, blocked = await run_in_threadpool(
+                _course_extras, app, course, principal, state
+            )
+    else:
+        try:
+            blocked = await blocking_quiz_on_loop(
+                reader, user_id=principal.user_id, course=course, progress=state.progress
+            )
+        except ReaderBusy:
+            async with app.db_gate.slot():
+                certificate, blocked = await run_in_threadpool(
+                    _course_extras, app, course, principal, state
+                )
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
 
 
@@ -245,8 +293,10 @@ async def course_fast_path(request: Request, course_id: str) -> Response | None:
 
 async def course_response(request: Request, course_id: str) -> HTMLResponse:
     templates: Templates = request.app.state.templates
-    async with request.app.state.db_gate.slot():
-        context = await run_in_threadpool(_course_context, request, course_id)
+    context = await _course_context_on_loop(request, course_id)
+    if context is _IN_A_THREAD:
+        async with request.app.state.db_gate.slot():
+            context = await run_in_threadpool(_course_context, request, course_id)
     course, state = context["course"], context["state"]
     principal: Principal | None = request.state.principal
     # Rendered once for everything it shows besides the CSRF token.
@@ -334,9 +384,6 @@ def _load_item(
     # which on PostgreSQL are round trips.
     with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return _item_context(connection, principal, course, item_id, state)
-
-
-_IN_A_THREAD: Any = object()  # the loop reader could not serve: read in a worker thread
 
 
 async def _load_item_on_loop(
