@@ -194,14 +194,27 @@ def record_versions(engine: Engine, courses: Iterable[CourseContent]) -> list[Co
     """
     changed: list[CourseContent] = []
     now = datetime.now(UTC)
+    courses = list(courses)
     with Session(engine) as session:
+        # The latest version of every course in one query (a start checks them all).
+        latest: dict[str, tuple[datetime, int, str]] = {}
+        for chunk in range(0, len(courses), 500):
+            ids = [course.id for course in courses[chunk : chunk + 500]]
+            rows = session.exec(
+                select(
+                    CourseVersion.course_id,
+                    CourseVersion.loaded_at,
+                    CourseVersion.id,
+                    CourseVersion.version,
+                ).where(col(CourseVersion.course_id).in_(ids))
+            )
+            for course_id, loaded_at, row_id, version in rows:
+                candidate = (loaded_at, row_id or 0, version)
+                if course_id not in latest or candidate[:2] > latest[course_id][:2]:
+                    latest[course_id] = candidate
         for course in courses:
-            latest = session.exec(
-                select(CourseVersion)
-                .where(CourseVersion.course_id == course.id)
-                .order_by(col(CourseVersion.loaded_at).desc(), col(CourseVersion.id).desc())
-            ).first()
-            if latest is not None and latest.version == course.version:
+            known = latest.get(course.id)
+            if known is not None and known[2] == course.version:
                 continue
             seen = session.exec(
                 select(CourseVersion).where(
