@@ -22,6 +22,7 @@ from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent
 from ecampus.db import ConnectionGate
 from ecampus.dbfast import LoopReader, ReaderBusy
+from ecampus.learning import service as learning
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
 from ecampus.web.sessions import SESSION_COOKIE
@@ -198,6 +199,23 @@ async def resolve_principal(request: Request) -> Principal | None:
             return accept_session(request, claims, account)
     async with request.app.state.db_gate.slot():
         return await run_in_threadpool(principal_of, request)
+
+
+async def state_on_loop(
+    request: Request, claims: Claims, course: CourseContent
+) -> tuple[Account | None, learning.CourseState] | None:
+    """The caller's account (None: no live session) and state in the course, in one query
+    (learning.page_state) on the event loop's own reader (dbfast.LoopReader: no worker
+    thread); None when that reader cannot serve, and the caller reads in a worker thread."""
+    reader: LoopReader | None = getattr(request.app.state, "loop_reader", None)
+    if reader is None or not reader.available:
+        return None
+    try:
+        return await learning.page_state_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+    except ReaderBusy:
+        return None
 
 
 async def optional_principal(request: Request) -> Principal | None:

@@ -15,7 +15,6 @@ from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
@@ -33,6 +32,7 @@ from ecampus.web.deps import (
     accept_session,
     not_authenticated,
     principal_of,
+    state_on_loop,
     token_claims,
     visible_course,
 )
@@ -175,17 +175,13 @@ async def _item_detail_on_loop(
     """`_item_detail` for a lesson, its query on the event loop's own reader (no worker
     thread: see dbfast.LoopReader); None for anything else (a quiz needs a connection for
     its attempts, an unknown course a separate check) or when that reader cannot serve."""
-    app = request.app.state
-    reader: LoopReader = app.loop_reader
-    course = app.catalogue.get(course_id)
-    if course is None or not reader.available or course.quizzes.get(item_id) is not None:
+    course = request.app.state.catalogue.get(course_id)
+    if course is None or course.quizzes.get(item_id) is not None:
         return None
-    try:
-        account, state = await learning.page_state_on_loop(
-            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
-        )
-    except ReaderBusy:
+    read = await state_on_loop(request, claims, course)
+    if read is None:
         return None
+    account, state = read
     return _detail_of(request, claims, course_id, account, state, item_id)
 
 

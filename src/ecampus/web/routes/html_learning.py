@@ -36,6 +36,7 @@ from ecampus.web.deps import (
     accept_session,
     principal_of,
     resolve_principal,
+    state_on_loop,
     token_claims,
     visible_course,
 )
@@ -212,14 +213,12 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     reader: LoopReader = app.loop_reader
     claims = token_claims(request)
     found = catalogue.get(course_id)
-    if claims is None or found is None or not reader.available:
+    if claims is None or found is None:
         return _IN_A_THREAD
-    try:
-        account, state = await learning.page_state_on_loop(
-            reader, user_id=claims.user_id, session_id=claims.session_id, course=found
-        )
-    except ReaderBusy:
+    read = await state_on_loop(request, claims, found)
+    if read is None:
         return _IN_A_THREAD
+    account, state = read
     principal = accept_session(request, claims, account)
     # The account's own language, now known, wins over the token's hint.
     request.state.language = page_language(request)
@@ -394,15 +393,12 @@ async def _load_item_on_loop(
     its attempts) or when that reader cannot serve."""
     app = request.app.state
     item = items.course_item(course, item_id, page=True)  # 404 before any database work
-    reader: LoopReader = app.loop_reader
-    if isinstance(item, QuizContent) or not reader.available:
+    if isinstance(item, QuizContent):
         return _IN_A_THREAD
-    try:
-        account, state = await learning.page_state_on_loop(
-            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
-        )
-    except ReaderBusy:
+    read = await state_on_loop(request, claims, course)
+    if read is None:
         return _IN_A_THREAD
+    account, state = read
     principal = accept_session(request, claims, account)
     if principal is None:
         return None
