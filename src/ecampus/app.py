@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
+import jinja2
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +21,7 @@ from sqlalchemy import Engine, exc, text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecampus import __version__
-from ecampus.courses.cache import CourseCache
+from ecampus.courses.cache import CourseCache, private_folder
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.schema import (
     course_json_schema,
@@ -38,7 +41,7 @@ from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import fastpath, inputguard, openapi, pages
+from ecampus.web import fastpath, inputguard, openapi, pages, templating
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
@@ -121,6 +124,35 @@ def _configure_logging() -> None:
         logger.propagate = False
 
 
+class _TemplateBytecode(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between starts (Jinja checks each against its source), so
+    the first pages after a start are not slowed by compiling them (0.1 s for a lesson
+    page's). A file that does not load, or a folder gone, only costs the compile."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged file is a miss
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _template_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
+    """A folder of compiled templates under ECAMPUS_CACHE_DIR, one per ecampus version,
+    Jinja version and template settings (web/templating.py), which Jinja's own check (the
+    template's source) does not cover."""
+    if cache_dir is None:
+        return None
+    fingerprint = hashlib.sha256(f"{__version__} {jinja2.__version__}\n".encode())
+    with contextlib.suppress(OSError):
+        fingerprint.update(Path(templating.__file__).read_bytes())
+    folder = private_folder(cache_dir / f"templates-{fingerprint.hexdigest()[:12]}")
+    return _TemplateBytecode(str(folder)) if folder is not None else None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     _configure_logging()
@@ -187,6 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     assets = StaticAssets(settings.static_dir)
     app.state.templates = Templates(settings.templates_dir, assets, zone=settings.zone)
     app.state.templates.context_hook = pages.page_context
+    app.state.templates.env.bytecode_cache = _template_cache(settings.cache_dir)
 
     # Inside the language middleware, so a refused page speaks the reader's language.
     app.add_middleware(

@@ -70,3 +70,37 @@ def test_serve_starts_with_the_collector_off_and_leaves_it_on() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_compiled_templates_are_kept_between_starts(
+    database_url: str, courses_dir: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, courses_dir, cache_dir=tmp_path / "cache")
+    pages = []
+    for start in range(3):
+        app = create_app(settings)
+        with TestClient(app) as client:
+            assert app.state.templates.env.bytecode_cache is not None
+            page = client.get("/courses/demo-course").text
+            pages.append(re.sub(r'content="[0-9a-f]{32}"', "", page))
+        folders = list((tmp_path / "cache").glob("templates-*"))
+        assert len(folders) == 1
+        compiled = sorted(folders[0].iterdir())
+        assert compiled
+        if start == 1:  # damaged files are compiled again, never a failed page
+            for file in compiled:
+                file.write_bytes(file.read_bytes()[:20])
+    assert pages[0] == pages[1] == pages[2]
+
+
+def test_a_folder_others_may_write_is_not_used(tmp_path: Path) -> None:
+    from ecampus.app import _template_cache
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert _template_cache(shared) is not None  # its own folder inside is private
+    folder = next(shared.glob("templates-*"))
+    folder.chmod(0o777)
+    assert _template_cache(shared) is None
+    assert _template_cache(None) is None

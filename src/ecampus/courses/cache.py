@@ -120,6 +120,21 @@ def code_fingerprint() -> bytes:
     return _CODE
 
 
+def private_folder(path: Path) -> Path | None:
+    """`path`, made if missing (mode 0700), when only this user can write in it; else None
+    (what a cache folder holds is loaded back as code or objects)."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = path.stat()
+    except OSError as error:
+        log.info("cache folder %s not usable: %s", path, error)
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o022:
+        log.warning("cache folder %s is not this user's alone: not used", path)
+        return None
+    return path
+
+
 class CourseCache:
     """The loaded catalogue of one courses folder, kept in `folder` between starts."""
 
@@ -195,8 +210,9 @@ class CourseCache:
         header = pickle.dumps((digest, racy), protocol=pickle.HIGHEST_PROTOCOL)
         body = len(header).to_bytes(8, "big") + header + payload
         signature = hmac.new(self._key, body, hashlib.sha256).digest()
+        if private_folder(self.folder) is None:
+            return
         try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".courses-")
             try:
                 with os.fdopen(handle, "wb") as out:
