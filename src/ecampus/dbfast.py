@@ -154,11 +154,23 @@ def _processed(
     converting = [(n, process) for n, process in enumerate(processors) if process is not None]
     if not converting:
         return [tuple(row) for row in raw]
+    # A join repeats the same values row after row (the session's end, the enrolment's
+    # dates beside each item row): each distinct one is converted once, and the result
+    # shared only when it cannot be changed in place (hashable: a datetime, not a dict).
+    seen: list[dict[Any, Any]] = [{} for _ in converting]
     rows = []
     for row in raw:
         values = list(row)
-        for n, process in converting:
-            values[n] = process(values[n])
+        for (n, process), done in zip(converting, seen, strict=True):
+            value = values[n]
+            try:
+                values[n] = done[value]
+            except KeyError:
+                values[n] = converted = process(value)
+                if getattr(converted, "__hash__", None) is not None:
+                    done[value] = converted
+            except TypeError:  # an unhashable raw value: converted each time
+                values[n] = process(value)
         rows.append(tuple(values))
     return rows
 

@@ -140,7 +140,7 @@ def new_session_id() -> str:
 
 def csrf_token(*, secret: str, token_id: str) -> str:
     """A CSRF token bound to one login session (the JWT's id)."""
-    return hmac.new(secret.encode(), f"csrf:{token_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return _keyed(secret, f"csrf:{token_id}")[:32]
 
 
 def csrf_ok(candidate: str | None, *, secret: str, token_id: str) -> bool:
@@ -151,4 +151,11 @@ def csrf_ok(candidate: str | None, *, secret: str, token_id: str) -> bool:
 
 def draft_key(*, secret: str, user_id: int) -> str:
     """A per-account name for quiz drafts kept in the browser: stable, and not the id."""
-    return hmac.new(secret.encode(), f"drafts:{user_id}".encode(), hashlib.sha256).hexdigest()[:16]
+    return _keyed(secret, f"drafts:{user_id}")[:16]
+
+
+# Every page asks for both (a learner reads page after page in one session): kept for the
+# sessions and accounts seen lately instead of two HMACs per request.
+@lru_cache(maxsize=8192)
+def _keyed(secret: str, message: str) -> str:
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()

@@ -43,7 +43,8 @@ def page_context(request: Request) -> dict[str, Any]:
         )
         if principal
         else None,
-        "path": request.url.path,
+        # request.url.path without building the whole URL (host, scheme, query) for it.
+        "path": request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C"),
     }
     request.state.page_context = context
     return context
