@@ -240,7 +240,7 @@ def compute(
         # One pass per learner serves the country and institution type lines and the
         # programmes (see _per_learner); PostgreSQL's hash aggregates need no such help.
         learner_lines, programme_lines = _per_learner(
-            session, filters, where, _pairs(programmes, programme), active_since
+            session, filters, where, _pairs(programmes, programme), active_since, per["course"]
         )
         for kind, lines in learner_lines.items():
             per[kind] = dict(lines)
@@ -356,6 +356,7 @@ def _per_learner(
     where: list[Any],
     programmes: Mapping[str, Sequence[str]],
     active_since: datetime,
+    courses: Mapping[str, Figures],
 ) -> tuple[dict[str, list[tuple[str, Figures]]], list[Line]]:
     """SQLite: the country and institution type lines, and the programme lines, from one
     pass over enrolments grouped per learner, in the order of the (user, course) unique
@@ -364,8 +365,10 @@ def _per_learner(
     (tens of thousands at most) grouped by country and institution type.
 
     Per programme, a learner is a participant with an enrolment in one of its courses,
-    active with any of those active, completed with a valid diploma. The lines are sums
-    of the (country, institution type) groups, so exact."""
+    active with any of those active, completed with a valid diploma: one test of the
+    course per enrolment and programme. The scores of a programme's participants in its
+    courses are those of its courses' enrolments, so they are summed from the course lines
+    (`courses`, counted with the same conditions). The lines are sums of groups, so exact."""
     many = len(programmes) > PER_LEARNER_PROGRAMMES
     counted = {} if many else dict(programmes)
     withdrawn = _E.c.withdrawn_at.is_(None)
@@ -378,13 +381,12 @@ def _per_learner(
     active = _E.c.last_activity_at >= active_since
     columns: list[Any] = [_E.c.user_id.label("user_id"), *_figure_columns(active_since)]
     for n, course_ids in enumerate(counted.values()):
-        inside = _E.c.course_id.in_(list(course_ids))
-        columns += [
-            func.sum(case((inside, 1), else_=0)).label(f"p{n}_enrolments"),
-            func.max(case((and_(inside, active), 1), else_=0)).label(f"p{n}_active"),
-            func.count(case((inside, _E.c.score))).label(f"p{n}_scored"),
-            func.total(case((inside, _E.c.score))).label(f"p{n}_score_sum"),
-        ]
+        # 0: not a participant; 1: a participant; 2: an active one.
+        columns.append(
+            func.max(
+                case((_E.c.course_id.in_(list(course_ids)), case((active, 2), else_=1)), else_=0)
+            ).label(f"p{n}")
+        )
     learners = (
         select(*columns)
         .select_from(_from(filters))
@@ -400,7 +402,7 @@ def _per_learner(
         func.total(learners.c.score_sum).label("score_sum"),
     ]
     for n, programme_id in enumerate(counted):
-        participant = learners.c[f"p{n}_enrolments"] > 0
+        participant = learners.c[f"p{n}"] > 0
         diploma = (
             select(_CERT.c.id)
             .where(
@@ -413,13 +415,11 @@ def _per_learner(
         )
         sums += [
             func.sum(case((participant, 1), else_=0)).label(f"p{n}_enrolled"),
-            func.sum(learners.c[f"p{n}_active"]).label(f"p{n}_active"),
+            func.sum(case((learners.c[f"p{n}"] == 2, 1), else_=0)).label(f"p{n}_active"),
             # At most one valid diploma per learner and programme (uq_certificates_current).
             func.sum(case((participant, case((diploma, 1), else_=0)), else_=0)).label(
                 f"p{n}_completed"
             ),
-            func.sum(learners.c[f"p{n}_scored"]).label(f"p{n}_scored"),
-            func.total(learners.c[f"p{n}_score_sum"]).label(f"p{n}_score_sum"),
         ]
     statement = (
         select(_U.c.country, _U.c.institution_type, *sums)
@@ -438,9 +438,11 @@ def _per_learner(
                 int(values[f"p{n}_enrolled"] or 0),
                 int(values[f"p{n}_active"] or 0),
                 int(values[f"p{n}_completed"] or 0),
-                int(values[f"p{n}_scored"] or 0),
-                float(values[f"p{n}_score_sum"] or 0.0),
             )
+    for n, course_ids in enumerate(counted.values()):
+        for course_id in set(course_ids):
+            figures = courses.get(course_id, Figures())
+            totals[n] += Figures(scored=figures.scored, score_sum=figures.score_sum)
     programme_lines = [
         Line(programme_id, figures)
         for programme_id, figures in zip(counted, totals, strict=True)
