@@ -345,7 +345,7 @@ class LoopReader:
             self._open.append(placeholder)  # counted while it connects
             try:
                 connection = await psycopg.AsyncConnection.connect(
-                    **{"connect_timeout": 3, **cparams}, autocommit=True
+                    **{"connect_timeout": 3, **cparams}, autocommit=True, prepare_threshold=0
                 )
             except psycopg.Error as exc:
                 raise DBAPIError.instance(
