@@ -158,7 +158,7 @@ def main() -> None:
                        check=True, capture_output=True)  # fmt: skip
         port = suite.free_port()
         # One worker: uvicorn then serves in the process it starts, whose id py-spy needs.
-        app = suite.serve("ecampus.app:create_app", port, 1, env)
+        app = suite.serve("ecampus.cli:serve_app", port, 1, env)
         try:
             base = f"http://127.0.0.1:{port}"
             suite.wait_up(f"{base}/healthz", app)

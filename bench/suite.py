@@ -445,7 +445,9 @@ def run_configuration(
     create_insert_table(database_url)
 
     app_port, bare_port = free_port(), free_port()
-    app = serve("ecampus.app:create_app", app_port, workers, env)
+    # What `ecampus serve` runs (ecampus.cli.serve_app: the start-up objects frozen out of
+    # the garbage collector's walks), with the same uvicorn flags as the ceiling.
+    app = serve("ecampus.cli:serve_app", app_port, workers, env)
     servers = [app]
     weights: dict[str, int] = {}
     try:
