@@ -11,7 +11,9 @@ database is still contended after a few tries, `Contention` tells the caller to 
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -22,11 +24,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_random_exponential,
 )
 
 T = TypeVar("T")
@@ -79,9 +81,8 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDi
 _WRITERS_LOCK = threading.Lock()
 
 
-def _sqlite_writer(session: Session) -> AbstractContextManager[object]:
-    bind = session.get_bind()
-    engine = bind if isinstance(bind, Engine) else bind.engine
+def writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """The engine's in-process SQLite writer lock (nothing to take on other databases)."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
     with _WRITERS_LOCK:
@@ -89,6 +90,60 @@ def _sqlite_writer(session: Session) -> AbstractContextManager[object]:
         if lock is None:
             lock = _WRITERS[engine] = threading.RLock()
     return lock
+
+
+def _sqlite_writer(session: Session) -> AbstractContextManager[object]:
+    bind = session.get_bind()
+    return writer_lock(bind if isinstance(bind, Engine) else bind.engine)
+
+
+def _wait(state: RetryCallState) -> float:
+    # Random exponential jitter, counted from the first try (which ran before the loop).
+    return random.uniform(0, min(1.0, 0.05 * 2**state.attempt_number))  # noqa: S311 (jitter)
+
+
+def _retried(
+    work: Callable[[], T],
+    *,
+    writer: AbstractContextManager[object],
+    undo: Callable[[], None] | None,
+    tries: int,
+    seconds: float,
+) -> T:
+    def once() -> T:
+        with writer:
+            try:
+                return work()
+            except BaseException:
+                if undo is not None:
+                    undo()
+                raise
+
+    started = time.monotonic()
+    try:
+        try:
+            # The first try outside tenacity: building its machinery costs more than a
+            # statement, and most units of work succeed at once.
+            return once()
+        except BaseException as exc:
+            left = seconds - (time.monotonic() - started)
+            if tries <= 1 or left <= 0 or not _worth_retrying(exc):
+                raise
+        time.sleep(random.uniform(0, 0.05))  # noqa: S311 (jitter, as _wait)
+        retrying = Retrying(
+            stop=stop_after_attempt(tries - 1) | stop_after_delay(left),
+            wait=_wait,
+            retry=retry_if_exception(_worth_retrying),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return once()
+    except (DBAPIError, PoolTimeout) as exc:
+        if is_contention(exc):
+            raise Contention(str(exc.__class__.__name__)) from exc
+        raise
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
 
 def run_transaction(
@@ -102,23 +157,19 @@ def run_transaction(
     and run it again from the start while the database is contended (at most `tries` times,
     none begun after `seconds`). Raises Contention when it stays contended; any other error
     is raised as it is."""
-    retrying = Retrying(
-        stop=stop_after_attempt(tries) | stop_after_delay(seconds),
-        wait=wait_random_exponential(multiplier=0.05, max=1.0),
-        retry=retry_if_exception(_worth_retrying),
-        reraise=True,
+    return _retried(
+        work, writer=_sqlite_writer(session), undo=session.rollback, tries=tries, seconds=seconds
     )
-    writer = _sqlite_writer(session)
-    try:
-        for attempt in retrying:
-            with attempt, writer:
-                try:
-                    return work()
-                except BaseException:
-                    session.rollback()
-                    raise
-    except (DBAPIError, PoolTimeout) as exc:
-        if is_contention(exc):
-            raise Contention(str(exc.__class__.__name__)) from exc
-        raise
-    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+
+def run_unit(
+    engine: Engine,
+    work: Callable[[], T],
+    *,
+    tries: int = TRIES,
+    seconds: float = RETRY_SECONDS,
+) -> T:
+    """run_transaction for work that holds its own connection and transaction (`with
+    engine.begin()`, which rolls back on any failure): retried the same way while the
+    database is contended, on SQLite holding the writer lock throughout."""
+    return _retried(work, writer=writer_lock(engine), undo=None, tries=tries, seconds=seconds)

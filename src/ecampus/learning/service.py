@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -15,9 +27,9 @@ from ecampus.accounts import sessions as account_sessions
 from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent
 from ecampus.dbfast import LoopReader, PreparedQuery
-from ecampus.dbutil import upsert
 from ecampus.learning import progress as progress_rules
 from ecampus.learning.models import Enrollment, ItemProgress
+from ecampus.learning.prepared import Prepared
 from ecampus.learning.progress import ItemState, Progress
 
 _enrollments = Enrollment.__table__  # type: ignore[attr-defined]
@@ -211,117 +223,275 @@ def sticky_progress(
     )
 
 
-def require_enrolment(session: Session, *, user_id: int, course: CourseContent) -> CourseState:
-    state = course_state(session, user_id=user_id, course=course)
-    if not state.enrolled:
-        raise NotEnrolled(course.id)
-    return state
+# -- writes: a lesson read or a quiz result, and the progress it makes ------------------------
+#
+# A write reads once (the caller's session when asked, the enrolment and every item row, and
+# whatever the caller adds), then writes its item row and the enrolment's derived progress,
+# computed from what it read and what it wrote: no second read. The statements are built once
+# per dialect, with bound parameters, so that SQLAlchemy compiles them once.
 
 
-def mark_lesson_done(
-    session: Session, *, user_id: int, course: CourseContent, item_id: str
-) -> tuple[CourseState, bool]:
-    """Record a lesson as read (idempotent, no commit); returns the new state and whether it
-    just completed."""
-    before = require_enrolment(session, user_id=user_id, course=course)
-    now = datetime.now(UTC)
-    upsert(
-        session,
-        _items,
-        values={
-            "user_id": user_id,
-            "course_id": course.id,
-            "item_id": item_id,
-            "kind": "lesson",
-            "completed_at": now,
-            "passed": False,
-            "content_version": course.version,
-            "updated_at": now,
-        },
-        conflict=["user_id", "course_id", "item_id"],
-        update={
-            "completed_at": func.coalesce(_items.c.completed_at, now),
-            "updated_at": now,
-        },
-    )
-    return refresh_enrolment(
-        session, user_id=user_id, course=course, item_id=item_id, before=before
-    )
+@dataclass(frozen=True, slots=True)
+class WriteRead:
+    """What a write needs to know first, in one query (the progress itself is computed
+    once, after the write: see _write)."""
+
+    account: Account | None  # the caller's live session's account (None: none, or unchecked)
+    enrollment_id: int | None  # None: not enrolled (or withdrawn)
+    completed_at: datetime | None
+    items: tuple[ItemState, ...]  # the learner's item rows as stored
+    extra: tuple[Any, ...]  # the caller's own columns (from the first row)
+
+    @property
+    def enrolled(self) -> bool:
+        return self.enrollment_id is not None
 
 
-def record_quiz_result(
-    session: Session,
+_SKIP = len(account_sessions.ACCOUNT_COLUMNS)
+_STATE_WIDTH = len(_STATE_QUERY.selected_columns)
+
+
+def write_query(*extra: Any, checked: bool = True) -> Prepared:
+    """The read before a write: the caller's live session and account when `checked` (as
+    the lesson page's query), the enrolment and its item rows, and `extra` columns (scalar
+    subqueries the caller binds). Checked, a caller without a live session gets no row;
+    unchecked, a learner not enrolled gets none."""
+    return Prepared((_PAGE_QUERY if checked else _STATE_QUERY).add_columns(*extra))
+
+
+def read_for_write(
+    connection: Connection,
+    query: Prepared,
     *,
     user_id: int,
+    session_id: str | None,
     course: CourseContent,
-    item_id: str,
-    score: float,
-    passed: bool,
-) -> None:
-    """Keep the best score of a quiz and whether it was ever passed (no commit)."""
-    now = datetime.now(UTC)
-    upsert(
-        session,
-        _items,
-        values={
-            "user_id": user_id,
-            "course_id": course.id,
-            "item_id": item_id,
-            "kind": "quiz",
-            "best_score": score,
-            "passed": passed,
-            "completed_at": now if passed else None,
-            "content_version": course.version,
-            "updated_at": now,
-        },
-        conflict=["user_id", "course_id", "item_id"],
-        update={
+    params: dict[str, Any] | None = None,
+) -> WriteRead:
+    """Run a `write_query` (checked when `session_id` is given)."""
+    values: dict[str, Any] = {"user_id": user_id, "course_id": course.id, **(params or {})}
+    if session_id is not None:
+        values.update(account_sessions.lookup_params(user_id=user_id, session_id=session_id))
+    rows: list[Any] = query.run(connection, values)
+    account = None
+    if session_id is not None:
+        if not rows:
+            return WriteRead(None, None, None, (), ())
+        account = account_sessions.account_of(rows[0])
+        rows = [r[_SKIP:] for r in rows]
+    extra = tuple(rows[0][_STATE_WIDTH:]) if rows else ()
+    if not rows or rows[0][0] is None:  # no enrolment (the outer join found none)
+        return WriteRead(account, None, None, (), extra)
+    items = tuple(
+        ItemState(item_id=r[3], kind=r[4], done=bool(r[5]), best_score=r[6])
+        for r in rows
+        if r[3] is not None
+    )
+    return WriteRead(account, rows[0][0], rows[0][1], items, extra)
+
+
+def _insert(dialect: str) -> Any:
+    # inline: no implicit RETURNING of the new row's id (PostgreSQL's compiler adds one).
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_items).inline()
+
+
+def _bind(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+def _upsert(dialect: str, values: dict[str, Any], update: dict[str, Any], source: Any) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of one item row; with `source` (a CTE), the row is
+    inserted only if the source has a row (INSERT ... SELECT ... FROM source)."""
+    insert = _insert(dialect)
+    if source is None:
+        insert = insert.values(**values)
+    else:
+        row = [v if isinstance(v, ColumnElement) else literal(v) for v in values.values()]
+        insert = insert.from_select(list(values), select(*row).select_from(source))
+    return insert.on_conflict_do_update(
+        index_elements=["user_id", "course_id", "item_id"], set_=update
+    )
+
+
+def _item_values(kind: str) -> dict[str, Any]:
+    return {
+        "user_id": _bind("p_user", _items.c.user_id),
+        "course_id": _bind("p_course", _items.c.course_id),
+        "item_id": _bind("p_item", _items.c.item_id),
+        "kind": kind,
+        "content_version": _bind("p_version", _items.c.content_version),
+        "updated_at": _bind("p_now", _items.c.updated_at),
+    }
+
+
+def lesson_upsert(dialect: str, source: Any = None) -> Any:
+    """The lesson's row, read now (bound as p_user, p_course, p_item, p_version, p_now)."""
+    now = _bind("p_now", _items.c.updated_at)
+    return _upsert(
+        dialect,
+        {**_item_values("lesson"), "completed_at": now, "passed": False},
+        {"completed_at": func.coalesce(_items.c.completed_at, now), "updated_at": now},
+        source,
+    )
+
+
+def quiz_upsert(dialect: str, source: Any = None) -> Any:
+    """The quiz's row: its best score and whether it was ever passed (bound as lesson_upsert,
+    and p_score, p_passed, p_done_at)."""
+    score = _bind("p_score", _items.c.best_score)
+    passed = _bind("p_passed", _items.c.passed)
+    done_at = _bind("p_done_at", _items.c.completed_at)
+    return _upsert(
+        dialect,
+        {**_item_values("quiz"), "best_score": score, "passed": passed, "completed_at": done_at},
+        {
             "best_score": case(
                 (_items.c.best_score.is_(None), score),
                 (_items.c.best_score < score, score),
                 else_=_items.c.best_score,
             ),
             "passed": _items.c.passed | passed,
-            "completed_at": func.coalesce(_items.c.completed_at, now if passed else None),
-            "content_version": course.version,
-            "updated_at": now,
+            "completed_at": func.coalesce(_items.c.completed_at, done_at),
+            "content_version": _bind("p_version", _items.c.content_version),
+            "updated_at": _bind("p_now", _items.c.updated_at),
         },
+        source,
     )
 
 
-def refresh_enrolment(
-    session: Session,
+def progress_update(*, completing: bool, source: Any = None) -> Any:
+    """The enrolment's derived progress (bound as p_user, p_course, p_item, p_now and
+    e_progress, e_status, e_score); with `source` (a CTE), only if the source has a row."""
+    now = _bind("p_now", _enrollments.c.last_activity_at)
+    values: dict[str, Any] = {
+        "progress": _bind("e_progress", _enrollments.c.progress),
+        "status": _bind("e_status", _enrollments.c.status),
+        "score": _bind("e_score", _enrollments.c.score),
+        "last_activity_at": now,
+        "last_item_id": _bind("p_item", _enrollments.c.last_item_id),
+    }
+    if completing:
+        # Two requests may both see the course as not yet completed: the first date stays.
+        values["completed_at"] = func.coalesce(_enrollments.c.completed_at, now)
+    update = _enrollments.update().where(
+        _enrollments.c.user_id == _bind("p_user", _enrollments.c.user_id),
+        _enrollments.c.course_id == _bind("p_course", _enrollments.c.course_id),
+    )
+    if source is not None:
+        update = update.where(exists(select(literal(1)).select_from(source)))
+    return update.values(**values)
+
+
+_STATEMENTS: dict[tuple[str, str], Prepared] = {}
+_BUILDERS: dict[str, Any] = {
+    "lesson": lesson_upsert,
+    "quiz": quiz_upsert,
+    "progress": lambda _dialect: progress_update(completing=False),
+    "completing": lambda _dialect: progress_update(completing=True),
+    # PostgreSQL: the lesson's row and the progress in one statement (one round trip).
+    "lesson+progress": lambda dialect: progress_update(completing=False).add_cte(
+        lesson_upsert(dialect).cte("lesson_row")
+    ),
+}
+
+
+def _statement(connection: Connection, name: str) -> Prepared:
+    key = (name, connection.dialect.name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = Prepared(_BUILDERS[name](connection.dialect.name))
+    return statement
+
+
+@dataclass(frozen=True, slots=True)
+class ItemWrite:
+    """One item row to write, and the progress the learner has once it is written
+    (computed from the rows read and this one: no second read)."""
+
+    kind: str  # lesson | quiz
+    params: dict[str, Any]  # the statements' bound values
+    state: CourseState  # after the write
+    just_completed: bool
+
+
+def lesson_write(
+    *, user_id: int, course: CourseContent, item_id: str, read: WriteRead
+) -> ItemWrite:
+    """A lesson read (idempotent). Raises NotEnrolled."""
+    if not read.enrolled:
+        raise NotEnrolled(course.id)
+    # The row as the upsert leaves it: read, and of the kind it had (or a new lesson row).
+    old = next((s for s in read.items if s.item_id == item_id), None)
+    row = ItemState(item_id, old.kind if old else "lesson", True, old.best_score if old else None)
+    return _write("lesson", user_id, course, item_id, read, row, {})
+
+
+def quiz_write(
     *,
     user_id: int,
     course: CourseContent,
-    item_id: str | None,
-    before: CourseState,
-) -> tuple[CourseState, bool]:
-    """Store the derived progress on the enrolment (for reports). No commit: the caller
-    commits it with what completion earns (ecampus.progression)."""
-    state = course_state(session, user_id=user_id, course=course)
-    progress = state.progress
-    just_completed = before.completed_at is None and progress.completed
-    now = datetime.now(UTC)
-    values: dict[str, object] = {
-        "progress": progress.percent,
-        "status": progress.status,
-        "score": progress.score,
-        "last_activity_at": now,
-    }
-    if item_id is not None:
-        values["last_item_id"] = item_id
-    if just_completed:
-        # Two requests may both see the course as not yet completed: the first date stays.
-        values["completed_at"] = func.coalesce(_enrollments.c.completed_at, now)
-    session.execute(
-        _enrollments.update()
-        .where(_enrollments.c.user_id == user_id, _enrollments.c.course_id == course.id)
-        .values(**values)
+    item_id: str,
+    score: float,
+    passed: bool,
+    read: WriteRead,
+) -> ItemWrite:
+    """A quiz result: the best score kept, and whether it was ever passed."""
+    old = next((s for s in read.items if s.item_id == item_id), None)
+    if old is None:
+        row = ItemState(item_id, "quiz", passed, score)
+    else:
+        best = score if old.best_score is None else max(old.best_score, score)
+        row = ItemState(item_id, old.kind, old.done or passed, best)
+    return _write(
+        "quiz", user_id, course, item_id, read, row, {"p_score": score, "p_passed": passed}
     )
-    if just_completed:
-        state = CourseState(state.enrollment_id, now, item_id, progress)
-    return state, just_completed
+
+
+def _write(
+    kind: str,
+    user_id: int,
+    course: CourseContent,
+    item_id: str,
+    read: WriteRead,
+    row: ItemState,
+    extra: dict[str, Any],
+) -> ItemWrite:
+    states = [s for s in read.items if s.item_id != item_id]
+    states.append(row)
+    progress = sticky_progress(course, states, read.completed_at)
+    just_completed = read.completed_at is None and progress.completed
+    now = datetime.now(UTC)
+    params = {
+        "p_user": user_id,
+        "p_course": course.id,
+        "p_item": item_id,
+        "p_version": course.version,
+        "p_now": now,
+        "e_progress": progress.percent,
+        "e_status": progress.status,
+        "e_score": progress.score,
+        **extra,
+    }
+    if kind == "quiz":
+        params["p_done_at"] = now if extra["p_passed"] else None
+    completed_at = now if just_completed else read.completed_at
+    state = CourseState(read.enrollment_id, completed_at, item_id, progress)
+    return ItemWrite(kind, params, state, just_completed)
+
+
+def store(connection: Connection, write: ItemWrite) -> None:
+    """Write the item row and the enrolment's derived progress (for reports), in the
+    connection's transaction (no commit: the caller commits it with what completion
+    earns, ecampus.progression)."""
+    _statement(connection, write.kind).run(connection, write.params)
+    progress = "completing" if write.just_completed else "progress"
+    _statement(connection, progress).run(connection, write.params)
+
+
+def store_lesson_at_once(connection: Connection, write: ItemWrite) -> None:
+    """PostgreSQL, a lesson that does not complete the course: its row and the progress in
+    one statement, which commits by itself (the connection in autocommit)."""
+    _statement(connection, "lesson+progress").run(connection, write.params)
 
 
 def enrolments_of(

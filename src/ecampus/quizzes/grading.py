@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ecampus.courses import schema
@@ -100,9 +101,14 @@ def _is_correct(question: AnyQuestion, given: Any) -> bool:
     if isinstance(question, schema.TrueFalseQuestion):
         return given is question.answer
     if isinstance(question, schema.TextQuestion):
-        accepted = {normalise_text(a) for a in question.answer}
-        return normalise_text(given) in accepted
+        return normalise_text(given) in _accepted(tuple(question.answer))
     return abs(given - question.answer) <= question.tolerance + 1e-9
+
+
+@lru_cache(maxsize=4096)
+def _accepted(answers: tuple[str, ...]) -> frozenset[str]:
+    """A text question's accepted answers, normalised (once per set of answers)."""
+    return frozenset(normalise_text(a) for a in answers)
 
 
 def _feedback(question: AnyQuestion, given: Any) -> tuple[str, ...]:

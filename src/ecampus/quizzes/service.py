@@ -6,16 +6,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.dbretry import Contention
-from ecampus.dbutil import dialect_insert
 from ecampus.learning import service as learning
+from ecampus.learning.prepared import Prepared
 from ecampus.learning.service import CourseState
 from ecampus.quizzes import grading
 from ecampus.quizzes.models import Attempt, AttemptGrant
+
+_attempts = Attempt.__table__  # type: ignore[attr-defined]
+_grants = AttemptGrant.__table__  # type: ignore[attr-defined]
 
 
 class NoAttemptsLeft(RuntimeError):
@@ -23,8 +26,14 @@ class NoAttemptsLeft(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAttempt:
+    id: int
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptOutcome:
-    attempt: Attempt
+    attempt: StoredAttempt
     grade: grading.Grade
     attempts_left: int | None
     state: CourseState
@@ -85,88 +94,163 @@ def remaining(quiz: QuizContent, used: int, granted: int = 0) -> int | None:
     return None if limit is None else max(limit - used, 0)
 
 
-def submit(
-    session: Session,
+def _counts() -> tuple[Any, Any]:
+    """(attempts made, extra attempts granted) at one quiz as scalar subqueries, bound as
+    `user_id`, `course_id` and `item_id`. Attempts made is the highest attempt number: an
+    attempt always takes the number after the attempts made and attempts are never deleted,
+    so the numbers run 1..n, and the highest is one seek along the unique index where a
+    count would read every attempt (a learner's hundreds, under a benchmark)."""
+    user: Any = bindparam("user_id")
+    course: Any = bindparam("course_id")
+    item: Any = bindparam("item_id")
+    used = (
+        select(func.coalesce(func.max(_attempts.c.number), 0))
+        .where(_attempts.c.user_id == user, _attempts.c.course_id == course)
+        .where(_attempts.c.item_id == item)
+        .scalar_subquery()
+    )
+    granted = (
+        select(func.coalesce(func.sum(_grants.c.count), 0))
+        .where(_grants.c.user_id == user, _grants.c.course_id == course)
+        .where(_grants.c.item_id == item)
+        .scalar_subquery()
+    )
+    return used, granted
+
+
+# A submission's only read: the caller's session (when checked), the enrolment and its item
+# rows, and the attempts made and granted at the quiz.
+_READ = learning.write_query(*_counts())
+_READ_UNCHECKED = learning.write_query(*_counts(), checked=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRead:
+    read: learning.WriteRead
+    used: int
+    granted: int
+
+
+def read_for_submission(
+    connection: Connection,
     *,
     user_id: int,
+    session_id: str | None,
     course: CourseContent,
-    quiz: QuizContent,
-    answers: object,
-) -> AttemptOutcome:
-    """Grade and store one attempt (no commit); raises NotEnrolled, NoAttemptsLeft,
-    AnswerError, or Contention when concurrent submissions keep taking the next number."""
-    before = learning.require_enrolment(session, user_id=user_id, course=course)
-    grade = grading.grade(quiz, answers)
-    attempt, granted = _store(session, user_id=user_id, course=course, quiz=quiz, grade=grade)
-    learning.record_quiz_result(
-        session,
+    item_id: str,
+) -> SubmissionRead:
+    """One query: the caller's account behind `session_id` (not checked when None), the
+    learner's course state and their attempts at the quiz."""
+    read = learning.read_for_write(
+        connection,
+        _READ if session_id is not None else _READ_UNCHECKED,
         user_id=user_id,
+        session_id=session_id,
         course=course,
-        item_id=quiz.id,
-        score=grade.score,
-        passed=grade.passed,
+        params={"item_id": item_id},
     )
-    state, just_completed = learning.refresh_enrolment(
-        session, user_id=user_id, course=course, item_id=quiz.id, before=before
+    used, granted = read.extra if read.extra else (0, 0)
+    return SubmissionRead(read, int(used or 0), int(granted or 0))
+
+
+def next_number(quiz: QuizContent, read: SubmissionRead) -> int:
+    """The number the next attempt takes; NoAttemptsLeft once the limit (max_attempts plus
+    the learner's grants) is used. The unique number is what keeps the limit under
+    concurrency: two submissions racing for the last attempt both try the same number, the
+    loser's insert stores nothing (see insert_attempt), and it reads the counts again."""
+    limit = allowed(quiz, read.granted)
+    if limit is not None and read.used >= limit:
+        raise NoAttemptsLeft(quiz.id)
+    return read.used + 1
+
+
+def attempt_params(
+    *, user_id: int, course: CourseContent, quiz: QuizContent, grade: grading.Grade, number: int
+) -> dict[str, Any]:
+    """The attempt's bound values, kept with the rule in force (pass mark, version)."""
+    return {
+        "a_user_id": user_id,
+        "a_course_id": course.id,
+        "a_item_id": quiz.id,
+        "a_number": number,
+        "a_answers": grade.answers,
+        "a_results": {r.question_id: r.correct for r in grade.results},
+        "a_score": grade.score,
+        "a_passed": grade.passed,
+        "a_pass_mark": grade.pass_mark,
+        "a_content_version": course.version,
+        "a_created_at": datetime.now(UTC),
+    }
+
+
+def _attempt_insert(dialect: str) -> Any:
+    """The attempt under its number, or nothing when that number is taken (ON CONFLICT DO
+    NOTHING rather than a caught IntegrityError, which on PostgreSQL would abort the whole
+    transaction)."""
+    columns = [c for c in _attempts.c if c.name != "id"]
+    return (
+        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_attempts)
+        .values({c.name: bindparam(f"a_{c.name}", type_=c.type) for c in columns})
+        .on_conflict_do_nothing(index_elements=["user_id", "course_id", "item_id", "number"])
+        .returning(_attempts.c.id)
     )
+
+
+def _attempt_with_result(dialect: str) -> Any:
+    """PostgreSQL: the attempt, the quiz's row and the enrolment's progress in one statement
+    (one round trip, committing by itself in autocommit); the row and the progress are
+    written only if the attempt was (its number was free)."""
+    attempt = _attempt_insert(dialect).cte("stored_attempt")
+    row = learning.quiz_upsert(dialect, source=attempt).cte("quiz_row")
+    progress = learning.progress_update(completing=False, source=attempt).cte("progress")
+    return select(attempt.c.id).add_cte(row, progress)
+
+
+_STATEMENTS: dict[tuple[str, str], Prepared] = {}
+_BUILDERS = {"attempt": _attempt_insert, "attempt+result": _attempt_with_result}
+
+
+def _statement(connection: Connection, name: str) -> Prepared:
+    key = (name, connection.dialect.name)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = Prepared(_BUILDERS[name](connection.dialect.name))
+    return statement
+
+
+def insert_attempt(connection: Connection, params: dict[str, Any]) -> StoredAttempt | None:
+    """Store the attempt (no commit); None when its number was taken meanwhile."""
+    inserted = _statement(connection, "attempt").run(connection, params)
+    return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
+
+
+def insert_attempt_at_once(
+    connection: Connection, params: dict[str, Any], write: learning.ItemWrite
+) -> StoredAttempt | None:
+    """PostgreSQL, an attempt that does not complete the course: the attempt, the quiz's
+    row and the progress in one statement (the connection in autocommit); None, and
+    nothing written, when its number was taken meanwhile."""
+    inserted = _statement(connection, "attempt+result").run(connection, {**params, **write.params})
+    return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
+
+
+def outcome(
+    quiz: QuizContent,
+    grade: grading.Grade,
+    attempt: StoredAttempt,
+    granted: int,
+    write: learning.ItemWrite,
+) -> AttemptOutcome:
     left = remaining(quiz, attempt.number, granted)
-    ever_passed = quiz.id in state.progress.done
+    ever_passed = quiz.id in write.state.progress.done
     return AttemptOutcome(
         attempt=attempt,
         grade=grade,
         attempts_left=left,
-        state=state,
-        just_completed=just_completed,
+        state=write.state,
+        just_completed=write.just_completed,
         reveal_answers=ever_passed or left == 0,
     )
-
-
-def _store(
-    session: Session,
-    *,
-    user_id: int,
-    course: CourseContent,
-    quiz: QuizContent,
-    grade: grading.Grade,
-) -> tuple[Attempt, int]:
-    """Insert the attempt under the next free number (returned with the learner's extra
-    attempts at the quiz); the unique number is what keeps
-    the limit (max_attempts plus the learner's grants) under concurrency: two submissions
-    racing for the last attempt both try the same number, and the loser counts again."""
-    for _ in range(5):
-        used, granted = attempt_counts(
-            session, user_id=user_id, course_id=course.id, item_id=quiz.id
-        )
-        limit = allowed(quiz, granted)
-        if limit is not None and used >= limit:
-            raise NoAttemptsLeft(quiz.id)
-        # ON CONFLICT DO NOTHING rather than a caught IntegrityError, which on PostgreSQL
-        # would abort the whole transaction.
-        statement = (
-            dialect_insert(session, Attempt)
-            .values(
-                user_id=user_id,
-                course_id=course.id,
-                item_id=quiz.id,
-                number=used + 1,
-                answers=grade.answers,
-                results={r.question_id: r.correct for r in grade.results},
-                score=grade.score,
-                passed=grade.passed,
-                pass_mark=grade.pass_mark,
-                content_version=course.version,
-                created_at=datetime.now(UTC),
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "course_id", "item_id", "number"])
-            .returning(Attempt)
-        )
-        attempt: Attempt | None = session.scalars(statement).first()
-        if attempt is not None:
-            return attempt, granted
-        # another request took this number: count again
-    # Concurrent submissions took the number five times running: that is a busy database,
-    # not "no attempts left".
-    raise Contention(quiz.id)
 
 
 class NoAttemptLimit(ValueError):
@@ -183,7 +267,7 @@ def grant(
     granted_by_id: int | None,
 ) -> int:
     """Give a learner `count` more attempts at a quiz (no commit); returns the attempts they
-    now have left. Grants add up; the next submission counts them (see _store)."""
+    now have left. Grants add up; the next submission counts them (see next_number)."""
     if quiz.max_attempts is None:
         raise NoAttemptLimit(quiz.id)
     if count < 1:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 from sqlmodel import Session
 
 from ecampus.accounts.sessions import Account
-from ecampus.accounts.tokens import Claims, Principal
+from ecampus.accounts.tokens import Claims
 from ecampus.certificates import service as certificates
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
@@ -250,34 +250,57 @@ def busy(exc: Contention, detail: str) -> HTTPException:
     responses={**BUSY, 409: {"description": "The item is a quiz: it is completed by passing it"}},
 )
 async def complete_item(
-    course_id: str, item_id: str, request: Request, principal: ApiUser
+    course_id: str, item_id: str, request: Request, claims: ApiClaims
 ) -> ProgressOut:
     """Mark a lesson as done; returns the course progress."""
-    # Async, with the whole write (and its session's close) in one gated worker-thread turn.
+    # Async, with all its database work in one gated worker-thread turn: the caller's
+    # session check folded into the write's first query (each turn costs more than a query).
     async with request.app.state.db_gate.slot():
-        return await run_in_threadpool(_complete_item, request, principal, course_id, item_id)
+        return await run_in_threadpool(_complete_item, request, claims, course_id, item_id)
 
 
-def _complete_item(
-    request: Request, principal: Principal, course_id: str, item_id: str
-) -> ProgressOut:
+def _known_course(request: Request, course_id: str) -> CourseContent:
+    """The course, or, for an unknown one, 401 for a caller without a live session (whose
+    session is checked first, as for any other answer) else 404."""
+    course: CourseContent | None = request.app.state.catalogue.get(course_id)
+    if course is None:
+        if principal_of(request) is None:
+            raise not_authenticated()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Course '{course_id}' not found")
+    return course
+
+
+def _caller(request: Request, claims: Claims, account: Account | None, course_id: str) -> Any:
+    """The caller's principal and the course they may see, once their session was read
+    (401 without a live session, 404 for a course they may not see)."""
+    principal = accept_session(request, claims, account)
+    if principal is None:
+        raise not_authenticated()
+    return visible_course(course_id, request, request.app.state.catalogue, principal)
+
+
+def _complete_item(request: Request, claims: Claims, course_id: str, item_id: str) -> ProgressOut:
     catalogue: Catalogue = request.app.state.catalogue
-    course = visible_course(course_id, request, catalogue, principal)
-    item = items.lesson(course, item_id)
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            state, certificate = completion.complete_lesson(
-                session,
-                user_id=principal.user_id,
-                course=course,
-                item_id=item.id,
-                catalogue=catalogue,
-            )
-        except learning.NotEnrolled:
-            raise items.not_enrolled() from None
-        except Contention as exc:
-            detail = "The server is busy: nothing was saved. Try again in a moment."
-            raise busy(exc, detail) from None
+    course = _known_course(request, course_id)
+
+    def admit(account: Account | None) -> Any:
+        return items.lesson(_caller(request, claims, account, course_id), item_id)
+
+    try:
+        state, certificate = completion.complete_lesson(
+            request.app.state.engine,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            course=course,
+            item_id=item_id,
+            catalogue=catalogue,
+            admit=admit,
+        )
+    except learning.NotEnrolled:
+        raise items.not_enrolled() from None
+    except Contention as exc:
+        detail = "The server is busy: nothing was saved. Try again in a moment."
+        raise busy(exc, detail) from None
     return progress_out(course, state, certificate.code if certificate else None)
 
 
@@ -322,47 +345,51 @@ async def submit_attempt(
     course_id: str,
     item_id: str,
     request: Request,
-    principal: ApiUser,
+    claims: ApiClaims,
     body: AttemptIn = Body(),
 ) -> dict[str, Any]:
     """Grade a quiz attempt on the server. 409 once `max_attempts` is used up; 503 with
     `Retry-After` when the database stays busy (the attempt was not counted)."""
-    # Async, with the whole submission (and its session's close) in one gated
-    # worker-thread turn: each turn costs more than a statement.
+    # Async, with all its database work in one gated worker-thread turn: the caller's
+    # session check folded into the submission's first query (each turn costs more than a
+    # query).
     async with request.app.state.db_gate.slot():
         return await run_in_threadpool(
-            _submit_attempt, request, principal, course_id, item_id, body.answers
+            _submit_attempt, request, claims, course_id, item_id, body.answers
         )
 
 
 def _submit_attempt(
-    request: Request, principal: Principal, course_id: str, item_id: str, answers: dict[str, Any]
+    request: Request, claims: Claims, course_id: str, item_id: str, answers: dict[str, Any]
 ) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
-    course = visible_course(course_id, request, catalogue, principal)
-    item = items.quiz(course, item_id)
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            outcome, certificate = completion.submit_attempt(
-                session,
-                user_id=principal.user_id,
-                course=course,
-                quiz=item,
-                answers=answers,
-                catalogue=catalogue,
-            )
-        except learning.NotEnrolled:
-            raise items.not_enrolled() from None
-        except quizzes.NoAttemptsLeft:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, "No attempts left for this quiz"
-            ) from None
-        except Contention as exc:
-            raise busy(
-                exc,
-                "The server is busy: this attempt was not counted and your answers were not "
-                "lost. Try again in a moment.",
-            ) from None
-        except grading.AnswerError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-        return attempt_out(course, item, outcome, certificate.code if certificate else None)
+    course = _known_course(request, course_id)
+
+    def admit(account: Account | None) -> QuizContent:
+        return items.quiz(_caller(request, claims, account, course_id), item_id)
+
+    try:
+        outcome, certificate = completion.submit_attempt(
+            request.app.state.engine,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            course=course,
+            item_id=item_id,
+            answers=answers,
+            catalogue=catalogue,
+            admit=admit,
+        )
+    except learning.NotEnrolled:
+        raise items.not_enrolled() from None
+    except quizzes.NoAttemptsLeft:
+        raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
+    except Contention as exc:
+        raise busy(
+            exc,
+            "The server is busy: this attempt was not counted and your answers were not "
+            "lost. Try again in a moment.",
+        ) from None
+    except grading.AnswerError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    quiz = course.quizzes[item_id]
+    return attempt_out(course, quiz, outcome, certificate.code if certificate else None)

@@ -459,20 +459,26 @@ async def item_response(request: Request, claims: Claims, course_id: str, item_i
 
 
 @router.post("/courses/{course_id}/items/{item_id}/complete", dependencies=[FormCsrf])
-def complete(
-    course_id: str,
-    item_id: str,
-    request: Request,
-    principal: PageUser,
-    catalogue: CatalogueDep,
-    session: SessionDep,
-) -> Response:
+async def complete(course_id: str, item_id: str, request: Request, principal: PageUser) -> Response:
+    """Async, with the whole write in one gated worker-thread turn (the session middleware
+    has found the caller already)."""
+    app = request.app.state
+    catalogue: Catalogue = app.catalogue
     course = visible_course(course_id, request, catalogue, principal)
     item = items.lesson(course, item_id, page=True)
     try:
-        state, _certificate = completion.complete_lesson(
-            session, user_id=principal.user_id, course=course, item_id=item.id, catalogue=catalogue
-        )
+        async with app.db_gate.slot():
+            state, _certificate = await run_in_threadpool(
+                lambda: completion.complete_lesson(
+                    app.engine,
+                    user_id=principal.user_id,
+                    session_id=None,
+                    course=course,
+                    item_id=item.id,
+                    catalogue=catalogue,
+                    admit=lambda _account: item,
+                )
+            )
     except learning.NotEnrolled:
         return items.enrol_first(course)
     except Contention as exc:
@@ -504,28 +510,49 @@ async def attempt(
     request: Request,
     principal: PageUser,
     catalogue: CatalogueDep,
-    session: SessionDep,
     templates: TemplatesDep,
 ) -> Response:
+    """Grading, storing and the page in one gated worker-thread turn (the session middleware
+    has found the caller already)."""
     course = visible_course(course_id, request, catalogue, principal)
     item = items.quiz(course, item_id, page=True)
     form = await request.form()
     answers = answers_from_form(item, form)
-    return await run_in_threadpool(
-        _grade_and_render, request, principal, catalogue, session, templates, course, item, answers
-    )
+    async with request.app.state.db_gate.slot():
+        return await run_in_threadpool(
+            _grade_and_render, request, principal, catalogue, templates, course, item, answers
+        )
+
+
+def _graded_context(
+    course: CourseContent, quiz: QuizContent, outcome: quizzes.AttemptOutcome
+) -> dict[str, Any]:
+    """The quiz page after an attempt was stored, from what storing it knew (as
+    `_item_context` would read it again)."""
+    previous, following = course.neighbours(quiz.id)
+    return {
+        "course": course,
+        "item": quiz,
+        "module": course.modules_by_id[quiz.module_id],
+        "state": outcome.state,
+        "previous": previous,
+        "following": following,
+        "outcome": None,
+        "attempts_used": outcome.attempt.number,
+        "attempts_left": outcome.attempts_left,
+    }
 
 
 def _grade_and_render(
     request: Request,
     principal: Principal,
     catalogue: Catalogue,
-    session: Any,
     templates: Any,
     course: CourseContent,
     quiz: QuizContent,
     answers: dict[str, Any],
 ) -> Response:
+    engine = request.app.state.engine
     error = None
     outcome = None
     certificate = None
@@ -533,12 +560,14 @@ def _grade_and_render(
     headers = None
     try:
         outcome, certificate = completion.submit_attempt(
-            session,
+            engine,
             user_id=principal.user_id,
+            session_id=None,
             course=course,
-            quiz=quiz,
+            item_id=quiz.id,
             answers=answers,
             catalogue=catalogue,
+            admit=lambda _account: quiz,
         )
     except learning.NotEnrolled:
         return items.enrol_first(course)
@@ -563,7 +592,11 @@ def _grade_and_render(
             else _("Some answers could not be read: please check them.")
         )
         status_code = 422
-    context = _item_context(session, principal, course, quiz.id)
+    if outcome is not None:
+        context = _graded_context(course, quiz, outcome)
+    else:  # nothing was stored: the page as it stands (autocommit: a read needs no BEGIN)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            context = _item_context(connection, principal, course, quiz.id)
     context.update(
         {
             "outcome": outcome,
