@@ -68,6 +68,13 @@ def serve_app() -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     if not args.reload:
         gc.disable()  # until the app has started (see serve_app)
+    try:
+        return _serve(args)
+    finally:
+        gc.enable()  # whatever happened, the process is left as it was found
+
+
+def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ecampus.ratelimit import parse_exempt, storage_kind
