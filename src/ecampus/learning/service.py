@@ -29,7 +29,6 @@ from ecampus.courses.content import CourseContent
 from ecampus.dbfast import LoopReader, PreparedQuery
 from ecampus.learning import progress as progress_rules
 from ecampus.learning.models import Enrollment, ItemProgress
-from ecampus.learning.prepared import Prepared
 from ecampus.learning.progress import ItemState, Progress
 
 _enrollments = Enrollment.__table__  # type: ignore[attr-defined]
@@ -251,17 +250,17 @@ _SKIP = len(account_sessions.ACCOUNT_COLUMNS)
 _STATE_WIDTH = len(_STATE_QUERY.selected_columns)
 
 
-def write_query(*extra: Any, checked: bool = True) -> Prepared:
+def write_query(*extra: Any, checked: bool = True) -> PreparedQuery:
     """The read before a write: the caller's live session and account when `checked` (as
     the lesson page's query), the enrolment and its item rows, and `extra` columns (scalar
     subqueries the caller binds). Checked, a caller without a live session gets no row;
     unchecked, a learner not enrolled gets none."""
-    return Prepared((_PAGE_QUERY if checked else _STATE_QUERY).add_columns(*extra))
+    return PreparedQuery((_PAGE_QUERY if checked else _STATE_QUERY).add_columns(*extra))
 
 
 def read_for_write(
     connection: Connection,
-    query: Prepared,
+    query: PreparedQuery,
     *,
     user_id: int,
     session_id: str | None,
@@ -382,7 +381,6 @@ def progress_update(*, completing: bool, source: Any = None) -> Any:
     return update.values(**values)
 
 
-_STATEMENTS: dict[tuple[str, str], Prepared] = {}
 _BUILDERS: dict[str, Any] = {
     "lesson": lesson_upsert,
     "quiz": quiz_upsert,
@@ -395,12 +393,8 @@ _BUILDERS: dict[str, Any] = {
 }
 
 
-def _statement(connection: Connection, name: str) -> Prepared:
-    key = (name, connection.dialect.name)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _STATEMENTS[key] = Prepared(_BUILDERS[name](connection.dialect.name))
-    return statement
+# Each built and compiled for a dialect the first time it runs there.
+_STATEMENTS = {name: PreparedQuery(build) for name, build in _BUILDERS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,15 +477,15 @@ def store(connection: Connection, write: ItemWrite) -> None:
     """Write the item row and the enrolment's derived progress (for reports), in the
     connection's transaction (no commit: the caller commits it with what completion
     earns, ecampus.progression)."""
-    _statement(connection, write.kind).run(connection, write.params)
+    _STATEMENTS[write.kind].run(connection, write.params)
     progress = "completing" if write.just_completed else "progress"
-    _statement(connection, progress).run(connection, write.params)
+    _STATEMENTS[progress].run(connection, write.params)
 
 
 def store_lesson_at_once(connection: Connection, write: ItemWrite) -> None:
     """PostgreSQL, a lesson that does not complete the course: its row and the progress in
     one statement, which commits by itself (the connection in autocommit)."""
-    _statement(connection, "lesson+progress").run(connection, write.params)
+    _STATEMENTS["lesson+progress"].run(connection, write.params)
 
 
 def enrolments_of(

@@ -11,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.dbfast import PreparedQuery
 from ecampus.learning import service as learning
-from ecampus.learning.prepared import Prepared
 from ecampus.learning.service import CourseState
 from ecampus.quizzes import grading
 from ecampus.quizzes.models import Attempt, AttemptGrant
@@ -206,21 +206,16 @@ def _attempt_with_result(dialect: str) -> Any:
     return select(attempt.c.id).add_cte(row, progress)
 
 
-_STATEMENTS: dict[tuple[str, str], Prepared] = {}
 _BUILDERS = {"attempt": _attempt_insert, "attempt+result": _attempt_with_result}
 
 
-def _statement(connection: Connection, name: str) -> Prepared:
-    key = (name, connection.dialect.name)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _STATEMENTS[key] = Prepared(_BUILDERS[name](connection.dialect.name))
-    return statement
+# Each built and compiled for a dialect the first time it runs there.
+_STATEMENTS = {name: PreparedQuery(build) for name, build in _BUILDERS.items()}
 
 
 def insert_attempt(connection: Connection, params: dict[str, Any]) -> StoredAttempt | None:
     """Store the attempt (no commit); None when its number was taken meanwhile."""
-    inserted = _statement(connection, "attempt").run(connection, params)
+    inserted = _STATEMENTS["attempt"].run(connection, params)
     return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
 
 
@@ -230,7 +225,7 @@ def insert_attempt_at_once(
     """PostgreSQL, an attempt that does not complete the course: the attempt, the quiz's
     row and the progress in one statement (the connection in autocommit); None, and
     nothing written, when its number was taken meanwhile."""
-    inserted = _statement(connection, "attempt+result").run(connection, {**params, **write.params})
+    inserted = _STATEMENTS["attempt+result"].run(connection, {**params, **write.params})
     return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
 
 

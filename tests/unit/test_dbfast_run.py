@@ -1,4 +1,4 @@
-"""learning.prepared: statements compiled once, run on the Connection's driver cursor."""
+"""dbfast.PreparedQuery.run: statements compiled once, run on the Connection's driver cursor."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ecampus.db import make_engine
+from ecampus.dbfast import PreparedQuery
 from ecampus.dbretry import is_contention
 from ecampus.dbtypes import UTCDateTime
-from ecampus.learning.prepared import Prepared
 
 metadata = MetaData()
 things = Table(
@@ -44,7 +44,7 @@ things = Table(
 )
 WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
-ADD = Prepared(
+ADD = PreparedQuery(
     insert(things)
     .values(
         name=bindparam("name", type_=things.c.name.type),
@@ -83,7 +83,7 @@ def test_rows_read_as_through_sqlalchemy(engine: Engine) -> None:
     add(engine, "d", at=None)
     params = {"after": WHEN - timedelta(days=1)}
     with engine.connect() as connection:
-        fast = Prepared(READ).run(connection, params)
+        fast = PreparedQuery(READ).run(connection, params)
         slow = [tuple(r) for r in connection.execute(READ, params)]
     assert fast == slow
     assert fast[0][1:] == ("thing", WHEN, True, 1.5, {"q": [1, "x"]})
