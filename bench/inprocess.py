@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -210,17 +209,8 @@ def main() -> None:
     try:
         courses = suite.bench_courses(folder)
         url = args.database_url or f"sqlite:///{folder}/ecampus.db"
-        os.environ.update({
-            "ECAMPUS_ENV": "production",
-            "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
-            "ECAMPUS_DATABASE_URL": url,
-            "ECAMPUS_COURSES_DIR": str(courses),
-            "ECAMPUS_WATCH_COURSES": "false",
-            "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-            "ECAMPUS_BASE_URL": "http://127.0.0.1",
-            "BENCH_PAGE_BYTES": "11207",
-            "BENCH_DATABASE_URL": url,
-        })  # fmt: skip
+        os.environ.update(suite.app_env(url, courses))
+        os.environ.update({"BENCH_PAGE_BYTES": "11207", "BENCH_DATABASE_URL": url})
         migrate = subprocess.run([sys.executable, "-m", "ecampus.cli", "db", "upgrade"],
                                  capture_output=True, text=True, check=False)  # fmt: skip
         if migrate.returncode != 0:

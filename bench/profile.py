@@ -143,17 +143,7 @@ def main() -> None:
         folder = Path(tmp)
         courses = suite.bench_courses(folder)
         url = args.database_url or f"sqlite:///{folder}/profile.db"
-        env = {
-            **os.environ,
-            "ECAMPUS_ENV": "production",
-            "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
-            "ECAMPUS_DATABASE_URL": url,
-            "ECAMPUS_COURSES_DIR": str(courses),
-            "ECAMPUS_WATCH_COURSES": "false",
-            "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-            "ECAMPUS_BASE_URL": "http://127.0.0.1",
-            "PYTHONPATH": str(suite.ROOT),
-        }
+        env = {**os.environ, **suite.app_env(url, courses), "PYTHONPATH": str(suite.ROOT)}
         subprocess.run([sys.executable, "-m", "ecampus.cli", "db", "upgrade"], env=env,
                        check=True, capture_output=True)  # fmt: skip
         port = suite.free_port()

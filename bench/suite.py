@@ -279,6 +279,21 @@ def measure(
 # -- set-up ------------------------------------------------------------------------------------
 
 
+def app_env(database_url: str, courses: Path) -> dict[str, str]:
+    """ecampus's settings for a benchmark: production, a fresh secret, the bench courses."""
+    return {
+        "ECAMPUS_ENV": "production",
+        "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
+        "ECAMPUS_DATABASE_URL": database_url,
+        "ECAMPUS_COURSES_DIR": str(courses),
+        "ECAMPUS_WATCH_COURSES": "false",
+        # Every benchmark learner signs in from 127.0.0.1: the per-address sign-in and
+        # registration limits would stop the set-up (they are not on the measured routes).
+        "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
+        "ECAMPUS_BASE_URL": "http://127.0.0.1",
+    }
+
+
 def bench_courses(folder: Path) -> Path:
     """A copy of the bundled courses in which the benchmarked quiz allows many attempts, so
     that quiz submissions measure grading and storing, not 409 'no attempts left'."""
@@ -425,19 +440,7 @@ def run_configuration(
     config = Configuration(database=database, workers=workers, load_before=os.getloadavg()[0])
     print(f"\n{database}, {workers} worker{'s' if workers > 1 else ''}", flush=True)
     courses = bench_courses(folder)
-    env = {
-        **os.environ,
-        "ECAMPUS_ENV": "production",
-        "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
-        "ECAMPUS_DATABASE_URL": database_url,
-        "ECAMPUS_COURSES_DIR": str(courses),
-        "ECAMPUS_WATCH_COURSES": "false",
-        # Every benchmark learner signs in from 127.0.0.1: the per-address sign-in and
-        # registration limits would stop the set-up (they are not on the measured routes).
-        "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-        "ECAMPUS_BASE_URL": "http://127.0.0.1",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = {**os.environ, **app_env(database_url, courses), "PYTHONPATH": str(ROOT)}
     migrate = subprocess.run([sys.executable, "-m", "ecampus.cli", "db", "upgrade"], env=env,
                              capture_output=True, text=True, check=False)  # fmt: skip
     if migrate.returncode != 0:
