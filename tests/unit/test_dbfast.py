@@ -14,13 +14,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import (
+    BigInteger,
     Engine,
     Float,
+    Integer,
+    String,
     bindparam,
     column,
     create_engine,
     event,
     func,
+    literal_column,
     select,
     table,
     text,
@@ -268,6 +272,165 @@ def test_a_postgres_restart_costs_no_read(postgres_database: str) -> None:
     try:
         before, after = run(scenario())
         assert before != after
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+# PostgreSQL's loop reader sends the reads of requests waiting at the same moment down one
+# connection in libpq's pipeline mode: each must get its own answer, and its own error.
+
+
+def test_pipelined_reads_each_get_their_own_rows(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    echo = PreparedQuery(
+        select(
+            bindparam("n", type_=BigInteger).label("n"),
+            # A percent sign in the SQL itself (psycopg's SQL doubles it).
+            func.concat(literal_column("'pct 100% '"), bindparam("word", type_=String)).label(
+                "word"
+            ),
+        )
+    )
+
+    async def many() -> list[Any]:
+        # Small and large integers are different parameter types (int2, int8): each is
+        # prepared on its own, as psycopg does.
+        return await asyncio.gather(
+            *(reader.rows(echo, {"n": n * 10**n, "word": f"w{n}ñ"}) for n in range(12))
+        )
+
+    try:
+        results = run(many())
+        assert results == [[(n * 10**n, f"pct 100% w{n}ñ")] for n in range(12)]
+        assert len(reader._open) == 1  # all on the one connection
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_an_error_in_a_pipeline_ends_only_that_read(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    divide = PreparedQuery(
+        select((bindparam("a", type_=Integer) / bindparam("b", type_=Integer)).label("q"))
+    )
+    missing = PreparedQuery(select(column("x")).select_from(table("no_such_table")))
+
+    async def mixed() -> list[Any]:
+        return await asyncio.gather(
+            reader.rows(divide, {"a": 6, "b": 3}),
+            reader.rows(divide, {"a": 1, "b": 0}),
+            reader.rows(missing, {}),
+            reader.rows(divide, {"a": 8, "b": 2}),
+            return_exceptions=True,
+        )
+
+    try:
+        first, by_zero, no_table, last = run(mixed())
+        assert first == [(2,)]
+        assert last == [(4,)]
+        assert isinstance(by_zero, DBAPIError)
+        assert "division by zero" in str(by_zero)
+        assert isinstance(no_table, DBAPIError)
+        assert "no_such_table" in str(no_table)
+        assert not by_zero.connection_invalidated
+        # A statement that failed to prepare is prepared again next time, and fails again.
+        with pytest.raises(DBAPIError):
+            run(reader.rows(missing, {}))
+        assert run(reader.rows(divide, {"a": 9, "b": 3})) == [(3,)]
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_a_request_cancelled_mid_read_leaves_the_pipeline_in_step(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    slow = PreparedQuery(
+        select(bindparam("n", type_=Integer).label("n"), func.pg_sleep(bindparam("s", type_=Float)))
+    )
+
+    async def scenario() -> list[Any]:
+        abandoned = asyncio.ensure_future(reader.rows(slow, {"n": 1, "s": 0.2}))
+        behind = asyncio.ensure_future(reader.rows(slow, {"n": 2, "s": 0.0}))
+        await asyncio.sleep(0.05)
+        abandoned.cancel()  # a client that went away
+        after = await reader.rows(slow, {"n": 3, "s": 0.0})
+        return [await behind, after]
+
+    try:
+        behind, after = run(scenario())
+        assert behind[0][0] == 2
+        assert after[0][0] == 3
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_a_read_lost_with_its_connection_is_read_again_on_a_new_one(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    slow = PreparedQuery(
+        select(
+            func.pg_sleep(bindparam("s", type_=Float)).label("slept"),
+            func.pg_backend_pid().label("pid"),
+        )
+    )
+
+    async def scenario() -> tuple[int, int]:
+        ((_, first),) = await reader.rows(slow, {"s": 0.0})
+        waiting = asyncio.ensure_future(reader.rows(slow, {"s": 0.5}))
+        await asyncio.sleep(0.1)
+        with engine.connect() as connection:  # a restart, mid-read
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            connection.commit()
+        ((_, second),) = await waiting
+        return first, second
+
+    try:
+        first, second = run(scenario())
+        # A read has no effects: the one lost in flight was asked again of a new backend.
+        assert first != second
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_a_new_connection_lost_mid_read_is_an_invalidated_connection_error(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    reader = LoopReader(engine, connections=1)
+    slow = PreparedQuery(select(func.pg_sleep(bindparam("s", type_=Float)).label("slept")))
+
+    async def scenario() -> Any:
+        waiting = asyncio.ensure_future(reader.rows(slow, {"s": 5.0}))
+        await asyncio.sleep(0.3)
+        with engine.connect() as connection:
+            ended = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+                    " AND datname = current_database()"
+                )
+            ).all()
+            connection.commit()
+        assert ended == [(True,)]
+        return (await asyncio.gather(waiting, return_exceptions=True))[0]
+
+    try:
+        started = time.perf_counter()
+        lost = run(scenario())
+        assert time.perf_counter() - started < 4  # not left waiting for the 5 s read
+        # A connection that never answered is not trusted with the read again: the server
+        # may be refusing it. It fails as SQLAlchemy's disconnect does; the next read works.
+        assert isinstance(lost, DBAPIError)
+        assert lost.connection_invalidated
+        assert run(reader.rows(slow, {"s": 0.0})) == [("",)]
     finally:
         reader.close_now()
         engine.dispose()
