@@ -516,9 +516,9 @@ class _Pipe:
     (10,000 one-row reads, 16 at a time, uvloop): 143-193 µs of the client's CPU per read
     that way against 35 µs here (both with 16 µs of the benchmark's own task handling), and
     PostgreSQL's backend 63 µs a read against 24. Each read is its own statement, prepared
-    once per connection (by SQL and parameter types, as psycopg
-    does) and followed by a Sync: it runs in its own implicit transaction, as in
-    autocommit, and an error ends only that read. Parameters are dumped and rows loaded by
+    once per connection (by SQL and parameter types, as psycopg does) and followed by a
+    Sync: it runs in its own implicit transaction, as in autocommit, and an error ends only
+    that read. Parameters are dumped and rows loaded by
     psycopg's own adapters (psycopg.adapt.Transformer), so values come out exactly as from
     a psycopg cursor."""
 
