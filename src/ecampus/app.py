@@ -41,39 +41,13 @@ from ecampus.progression.refresh import refresh_courses
 from ecampus.progression.repair import repair_at_start_up
 from ecampus.ratelimit import RateLimiter
 from ecampus.settings import Settings, get_settings
-from ecampus.web import fastpath, inputguard, openapi, pages, templating
+from ecampus.web import fastpath, inputguard, openapi, pages, routes, templating
 from ecampus.web.assets import StaticAssets
 from ecampus.web.bodylimit import BodyLimitMiddleware
 from ecampus.web.deps import LoginRequired, resolve_principal
 from ecampus.web.fastpath import LessonFastPath
 from ecampus.web.language import LanguageMiddleware
-from ecampus.web.routes import (
-    api_accounts,
-    api_audit,
-    api_auth,
-    api_certificate_reports,
-    api_corrections,
-    api_courses,
-    api_docs,
-    api_me,
-    api_onboarding,
-    api_reports,
-    authoring,
-    certificates,
-    credentials,
-    html_account,
-    html_audit,
-    html_certificates,
-    html_coordination,
-    html_corrections,
-    html_learning,
-    html_onboarding,
-    html_outbox,
-    html_people,
-    html_programmes,
-    html_recovery,
-    media,
-)
+from ecampus.web.routes import api_courses, html_learning
 from ecampus.web.sessions import SessionMiddleware
 from ecampus.web.templating import Templates
 
@@ -153,7 +127,7 @@ def _template_cache(cache_dir: Path | None) -> jinja2.BytecodeCache | None:
     return _TemplateBytecode(str(folder)) if folder is not None else None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, defer_routers: bool = False) -> FastAPI:
     settings = settings or get_settings()
     _configure_logging()
     settings.require_safe_secret()
@@ -273,36 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return {"status": "ok", "courses": len(catalogue.courses), "version": __version__}
 
-    # Routes are matched in order: the lesson pages, the hot path, come first.
-    for module in (
-        html_learning,
-        api_courses,
-        api_auth,
-        api_accounts,
-        api_me,
-        api_reports,
-        api_certificate_reports,
-        api_corrections,
-        api_onboarding,
-        api_audit,
-        certificates,
-        credentials,
-        html_account,
-        html_recovery,
-        html_certificates,
-        html_coordination,
-        html_corrections,
-        html_onboarding,
-        html_audit,
-        html_people,
-        html_programmes,
-        html_outbox,
-        authoring,
-        media,
-    ):
-        app.include_router(module.router)
-    if settings.api_docs:
-        app.include_router(api_docs.router)
+    # In routing order; `ecampus serve` has most of them imported after the start.
+    routes.include(app, api_docs=settings.api_docs, defer=defer_routers)
     app.state.templates.env.globals["api_docs"] = settings.api_docs  # the footer's API link
 
     @app.get("/schema/course.json", tags=["authoring"])

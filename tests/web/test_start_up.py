@@ -1,19 +1,26 @@
 """Starting the app: the courses come from the cache on a restart, the health check answers
-before any router's routes are prepared, and `ecampus serve`'s factory leaves the garbage
-collector on once started."""
+before any router's routes are prepared, `ecampus serve`'s factory leaves the garbage
+collector on once started, and the routers it imports after the start route every request
+as the app with all of them does (a request that needs one waits for it)."""
 
 from __future__ import annotations
 
 import gc
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 
 from ecampus import cli
 from ecampus.app import create_app
-from ecampus.settings import get_settings
+from ecampus.settings import Settings, get_settings
+from ecampus.web import routes
 from tests.conftest import SECRET, make_settings
 
 
@@ -104,3 +111,98 @@ def test_a_folder_others_may_write_is_not_used(tmp_path: Path) -> None:
     folder.chmod(0o777)
     assert _template_cache(shared) is None
     assert _template_cache(None) is None
+
+
+def routing(app: Any) -> list[tuple[Any, ...]]:
+    """The app's routes in matching order: an included router by its own routes."""
+    described: list[tuple[Any, ...]] = []
+    for route in app.router.routes:
+        router = getattr(route, "original_router", None)
+        if router is not None:
+            described.append(("router", id(router), len(router.routes)))
+        else:
+            described.append((type(route).__name__, route.path, sorted(route.methods or ())))
+    return described
+
+
+def stack(app: Any) -> list[str]:
+    names, layer = [], app.middleware_stack
+    while layer is not None and len(names) < 32:
+        names.append(type(layer).__name__)
+        layer = getattr(layer, "app", None)
+    return names
+
+
+@pytest.mark.parametrize("api_docs", [False, True])
+def test_the_routers_imported_after_the_start_route_as_all_of_them(
+    database_url: str, courses_dir: Path, api_docs: bool
+) -> None:
+    settings = make_settings(database_url, courses_dir, api_docs=api_docs)
+    eager = create_app(settings)
+    deferred = create_app(settings, defer_routers=True)
+    with TestClient(eager) as first, TestClient(deferred) as then:
+        # The document waits for every route, as any request the first routers do not route.
+        document = then.get("/openapi.json")
+        assert deferred.state.later_routers.ready
+        assert document.json() == first.get("/openapi.json").json()
+        assert routing(deferred) == routing(eager)
+        for path in ("/login", "/api/v1/me/courses", "/no/such/page", "/docs"):
+            a, b = first.get(path), then.get(path)
+            assert (b.status_code, b.headers.get("content-type")) == (
+                a.status_code,
+                a.headers.get("content-type"),
+            ), path
+        assert "_Gate" not in stack(deferred)  # out of the way once they are in
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The routers' loading held until the event is set."""
+    release = threading.Event()
+    load = routes.LaterRouters._load
+
+    async def held_load(self: routes.LaterRouters) -> None:
+        await anyio.to_thread.run_sync(release.wait)
+        await load(self)
+
+    monkeypatch.setattr(routes.LaterRouters, "_load", held_load)
+    yield release
+    release.set()
+
+
+def test_a_request_waits_for_the_router_it_needs(settings: Settings, held: threading.Event) -> None:
+    app = create_app(settings, defer_routers=True)
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        later = app.state.later_routers
+        # What the first routers route is served at once: the health check, the catalogue,
+        # a course page, sign-in over the API (a wrong password, but an answer).
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/").status_code == 200
+        assert client.get("/courses/demo-course").status_code == 200
+        form = {"username": "nobody@example.org", "password": "not-a-password"}
+        assert client.post("/api/v1/auth/token", data=form).status_code == 401
+        assert not later.ready
+        login = pool.submit(client.get, "/login")
+        missing = pool.submit(client.get, "/no/such/page")
+        time.sleep(0.3)
+        assert not login.done()
+        assert not missing.done()
+        held.set()
+        assert login.result(timeout=60).status_code == 200
+        assert missing.result(timeout=60).status_code == 404
+        assert later.ready
+        assert later.seconds > 0
+
+
+@pytest.mark.usefixtures("serve_env")
+def test_serve_imports_the_later_routers_after_the_start() -> None:
+    try:
+        app = cli.serve_app()
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/login").status_code == 200  # waits for them
+            assert app.state.later_routers.ready
+            assert gc.freeze in app.state.later_routers.on_ready  # what they made, frozen too
+    finally:
+        gc.unfreeze()
+        gc.enable()
