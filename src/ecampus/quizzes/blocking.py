@@ -95,15 +95,29 @@ def _may_block(course: CourseContent, progress: Progress) -> bool:
     )
 
 
-async def blocking_quiz_on_loop(
-    reader: LoopReader, *, user_id: int, course: CourseContent, progress: Progress
+def may_limit(course: CourseContent) -> bool:
+    """Some quiz of the course has an attempt limit: a learner might be stuck at it."""
+    return any(q.max_attempts is not None for q in course.quizzes.values())
+
+
+async def counts_on_loop(
+    reader: LoopReader, *, user_id: int, course_id: str
+) -> tuple[dict[str, int], dict[str, int]]:
+    """counts_by_quiz on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
+    raises ReaderBusy when the caller should read in a worker thread instead. The course
+    page asks it alongside the learner's state, before knowing the progress: on PostgreSQL
+    both reads then share the loop reader's round trip."""
+    rows = await reader.rows(_COUNTS, {"user_id": user_id, "course_id": course_id})
+    return _split(rows)
+
+
+def blocking_from_counts(
+    course: CourseContent, progress: Progress, counts: tuple[Mapping[str, int], Mapping[str, int]]
 ) -> QuizContent | None:
-    """`blocking_quiz` on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
-    raises ReaderBusy when the caller should read in a worker thread instead."""
+    """`blocking_quiz`, given counts_on_loop's answer."""
     if not _may_block(course, progress):
         return None
-    rows = await reader.rows(_COUNTS, {"user_id": user_id, "course_id": course.id})
-    used, granted = _split(rows)
+    used, granted = counts
     stuck = exhausted(course, progress, used, granted)
     return stuck[0] if stuck else None
 

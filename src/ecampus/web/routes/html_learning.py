@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -21,9 +22,9 @@ from ecampus.learning import service as learning
 from ecampus.progression import completion
 from ecampus.progression.mine import my_courses
 from ecampus.progression.repair import repair_missing_certificates
-from ecampus.quizzes import grading
+from ecampus.quizzes import blocking, grading
 from ecampus.quizzes import service as quizzes
-from ecampus.quizzes.blocking import blocking_quiz, blocking_quiz_on_loop
+from ecampus.quizzes.blocking import blocking_quiz
 from ecampus.web import items
 from ecampus.web.deps import (
     CatalogueDep,
@@ -205,9 +206,11 @@ def _course_context(request: Request, course_id: str) -> dict[str, Any]:
 async def _course_context_on_loop(request: Request, course_id: str) -> dict[str, Any]:
     """`_course_context` for a signed-in caller, its reads on the event loop's own reader
     (no worker thread: see dbfast.LoopReader): the session check folded into the state
-    query, then a quiz that blocks the course. A completed course's certificate (issued now
-    if an earlier release left it out: a write) is read in a worker thread. `_IN_A_THREAD`
-    when the reader cannot serve, or for a caller or course it has nothing to read for."""
+    query and, for a course with attempt limits, the learner's attempts at its quizzes
+    asked alongside (on PostgreSQL both share one round trip; the counts are used only
+    once the session is known live). A completed course's certificate (issued now if an
+    earlier release left it out: a write) is read in a worker thread. `_IN_A_THREAD` when
+    the reader cannot serve, or for a caller or course it has nothing to read for."""
     app = request.app.state
     catalogue: Catalogue = app.catalogue
     reader: LoopReader = app.loop_reader
@@ -215,8 +218,15 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     found = catalogue.get(course_id)
     if claims is None or found is None:
         return _IN_A_THREAD
+    counts: asyncio.Future[tuple[dict[str, int], dict[str, int]]] | None = None
+    if reader.available and blocking.may_limit(found):
+        counts = asyncio.ensure_future(
+            blocking.counts_on_loop(reader, user_id=claims.user_id, course_id=found.id)
+        )
+        counts.add_done_callback(_seen)
     read = await state_on_loop(request, claims, found)
     if read is None:
+        _drop(counts)
         return _IN_A_THREAD
     account, state = read
     principal = accept_session(request, claims, account)
@@ -224,25 +234,36 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     request.state.language = page_language(request)
     course = visible_course(course_id, request, catalogue, principal)
     if principal is None or not state.enrolled:
+        _drop(counts)
         return {"course": course, "state": None if principal is None else state,
                 "certificate": None, "blocked": None}  # fmt: skip
     certificate = blocked = None
     if state.progress.completed:
+        _drop(counts)
         async with app.db_gate.slot():
             certificate, blocked = await run_in_threadpool(
                 _course_extras, app, course, principal, state
             )
-    else:
+    elif counts is not None:
         try:
-            blocked = await blocking_quiz_on_loop(
-                reader, user_id=principal.user_id, course=course, progress=state.progress
-            )
+            blocked = blocking.blocking_from_counts(course, state.progress, await counts)
         except ReaderBusy:
             async with app.db_gate.slot():
                 certificate, blocked = await run_in_threadpool(
                     _course_extras, app, course, principal, state
                 )
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
+
+
+def _seen(task: asyncio.Future[Any]) -> None:
+    # A read whose answer nobody waits for any more: its error, if any, is not news.
+    if not task.cancelled():
+        task.exception()
+
+
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    if task is not None and not task.done():
+        task.cancel()
 
 
 def _course_extras(
