@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import json
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -36,6 +38,51 @@ def _settings() -> Settings:
         raise SystemExit(f"ecampus: {exc}") from None
 
 
+def _start_filling_the_course_cache() -> subprocess.Popen[bytes] | None:
+    """When the course cache does not look current (the first start, or courses changed),
+    a process of its own parses the courses and writes the cache while this one imports
+    the app, on another core: the app's start then reads the cache back instead of
+    parsing (0.3-0.4 s of CPU for 25 courses of 40 items). None when there is no cache or
+    it looks current; if the process fails, the start parses the courses as without it."""
+    from ecampus.settings import get_settings
+
+    settings = get_settings()
+    if settings.cache_dir is None:
+        return None
+    from ecampus.courses.cache import CourseCache, scan
+
+    root = settings.courses_dir
+    if settings.cache_dir.resolve().is_relative_to(root.resolve()):
+        return None  # the catalogue does not use it (see Catalogue)
+    if CourseCache(settings.cache_dir, settings.secret_key).looks_current(root, scan(root)):
+        return None
+    try:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from ecampus.cli import fill_course_cache; fill_course_cache()",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # its problems are the start's to report, as it loads
+        )
+    except OSError:
+        return None
+
+
+def fill_course_cache() -> None:
+    """Load the catalogue (ECAMPUS_*) into the course cache, as a start would; no database."""
+    gc.disable()
+    from ecampus.courses.cache import CourseCache
+    from ecampus.courses.catalog import Catalogue
+
+    settings = Settings.from_env()
+    if settings.cache_dir is not None:
+        cache = CourseCache(settings.cache_dir, settings.secret_key)
+        Catalogue(settings.courses_dir, cache=cache).load()
+
+
 def serve_app() -> Any:
     """The app `ecampus serve` runs: create_app(), started with the garbage collector off.
 
@@ -49,6 +96,7 @@ def serve_app() -> Any:
     answer comes about a fifth sooner); what they make is frozen too once they are in.
     """
     gc.disable()
+    filling = _start_filling_the_course_cache()
     from ecampus.app import create_app
 
     app = create_app(defer_routers=True)
@@ -57,6 +105,8 @@ def serve_app() -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
+        if filling is not None:  # the start then reads what it wrote
+            await asyncio.to_thread(filling.wait)
         try:
             async with started(app) as state:
                 gc.freeze()

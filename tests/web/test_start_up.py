@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import re
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +205,73 @@ def test_serve_imports_the_later_routers_after_the_start() -> None:
             assert client.get("/login").status_code == 200  # waits for them
             assert app.state.later_routers.ready
             assert gc.freeze in app.state.later_routers.on_ready  # what they made, frozen too
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+@pytest.mark.usefixtures("serve_env")
+def test_serve_has_the_courses_parsed_beside_it_when_the_cache_is_not_current(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ECAMPUS_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    started: list[Any] = []
+    popen = subprocess.Popen
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        started.append(args)
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(cli.subprocess, "Popen", recorded)
+    counts = []
+    for _start in range(2):
+        try:
+            app = cli.serve_app()
+            with TestClient(app) as client:
+                assert app.state.catalogue.from_cache  # written by the process beside it
+                counts.append(client.get("/healthz").json()["courses"])
+        finally:
+            gc.unfreeze()
+            gc.enable()
+    assert len(started) == 1  # the restart found the cache current: nothing to parse
+    assert counts[0] == counts[1] > 0
+
+
+def test_the_cache_looks_current_until_a_course_file_changes(
+    database_url: str, courses_dir: Path, tmp_path: Path
+) -> None:
+    from ecampus.courses.cache import CourseCache, scan
+
+    cache = CourseCache(tmp_path / "cache", SECRET)
+    assert not cache.looks_current(courses_dir, scan(courses_dir))  # nothing written yet
+    settings = make_settings(database_url, courses_dir, cache_dir=tmp_path / "cache")
+    with TestClient(create_app(settings)) as client:  # parses, and writes the cache
+        assert client.get("/healthz").status_code == 200
+    assert cache.looks_current(courses_dir, scan(courses_dir))
+    time.sleep(0.01)
+    (courses_dir / "demo-course" / "course.yaml").touch()
+    assert not cache.looks_current(courses_dir, scan(courses_dir))
+
+
+@pytest.mark.usefixtures("serve_env")
+def test_a_failed_filling_process_only_costs_the_parse(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ECAMPUS_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    popen = subprocess.Popen
+    monkeypatch.setattr(
+        cli.subprocess,
+        "Popen",
+        lambda _args, **kwargs: popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs),
+    )
+    try:
+        app = cli.serve_app()
+        with TestClient(app) as client:
+            assert not app.state.catalogue.from_cache  # parsed by the start itself
+            assert client.get("/healthz").json()["courses"] > 0
+            assert client.get("/courses/demo-course").status_code == 200
     finally:
         gc.unfreeze()
         gc.enable()

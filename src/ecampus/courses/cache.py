@@ -146,6 +146,16 @@ class CourseCache:
         name = hashlib.sha256(os.fsencode(str(root))).hexdigest()[:16]
         return self.folder / f"courses-{name}.cache"
 
+    def looks_current(self, root: Path, now: Scan) -> bool:
+        """A guess, with no file read, that read() will find the cache of `root` current: it
+        is newer than every file and folder under `root`. (A new release or secret still
+        makes read() miss; only read() decides.)"""
+        try:
+            written = self.file_for(root).stat().st_mtime_ns
+        except OSError:
+            return False
+        return all(max(mtime, ctime) < written for _p, _m, _s, mtime, ctime, _i in now.entries)
+
     def read(self, root: Path, now: Scan) -> LoadResult | None:
         """The cached load of `root` when it still holds, else None (a miss)."""
         file = self.file_for(root)
