@@ -38,31 +38,27 @@ def _settings() -> Settings:
         raise SystemExit(f"ecampus: {exc}") from None
 
 
+# No collection while it parses: it ends as soon as the cache is written.
+_FILL_COURSE_CACHE = (
+    "import gc; gc.disable(); from ecampus.cli import fill_course_cache; fill_course_cache()"
+)
+
+
 def _start_filling_the_course_cache() -> subprocess.Popen[bytes] | None:
-    """When the course cache does not look current (the first start, or courses changed),
-    a process of its own parses the courses and writes the cache while this one imports
-    the app, on another core: the app's start then reads the cache back instead of
-    parsing (0.3-0.4 s of CPU for 25 courses of 40 items). None when there is no cache or
-    it looks current; if the process fails, the start parses the courses as without it."""
+    """A process beside this one that, when the course cache does not look current (the
+    first start, or courses changed), parses the courses and writes the cache while this
+    one imports the app, on another core: the app's start then reads the cache back
+    instead of parsing (0.3-0.4 s of CPU for 25 courses of 40 items). On a restart it only
+    looks (a scan of the folder, off this process's path). None when there is no cache; if
+    the process fails, the start parses the courses as it would without it."""
     from ecampus.settings import get_settings
 
     settings = get_settings()
     if settings.cache_dir is None:
         return None
-    from ecampus.courses.cache import CourseCache, scan
-
-    root = settings.courses_dir
-    if settings.cache_dir.resolve().is_relative_to(root.resolve()):
-        return None  # the catalogue does not use it (see Catalogue)
-    if CourseCache(settings.cache_dir, settings.secret_key).looks_current(root, scan(root)):
-        return None
     try:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from ecampus.cli import fill_course_cache; fill_course_cache()",
-            ],
+        return subprocess.Popen(  # noqa: S603 - our own code, this interpreter
+            [sys.executable, "-c", _FILL_COURSE_CACHE],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,  # its problems are the start's to report, as it loads
@@ -71,16 +67,22 @@ def _start_filling_the_course_cache() -> subprocess.Popen[bytes] | None:
         return None
 
 
-def fill_course_cache() -> None:
-    """Load the catalogue (ECAMPUS_*) into the course cache, as a start would; no database."""
-    gc.disable()
-    from ecampus.courses.cache import CourseCache
-    from ecampus.courses.catalog import Catalogue
+def fill_course_cache() -> bool:
+    """Load the catalogue (ECAMPUS_*) into the course cache as a start would (no database),
+    unless the cache looks current already. Whether it loaded."""
+    from ecampus.courses.cache import CourseCache, scan
 
     settings = Settings.from_env()
-    if settings.cache_dir is not None:
-        cache = CourseCache(settings.cache_dir, settings.secret_key)
-        Catalogue(settings.courses_dir, cache=cache).load()
+    root = settings.courses_dir
+    if settings.cache_dir is None or settings.cache_dir.resolve().is_relative_to(root.resolve()):
+        return False  # no cache, or one the catalogue does not use (see Catalogue)
+    cache = CourseCache(settings.cache_dir, settings.secret_key)
+    if cache.looks_current(root, scan(root)):
+        return False
+    from ecampus.courses.catalog import Catalogue
+
+    Catalogue(root, cache=cache).load()
+    return True
 
 
 def serve_app() -> Any:
