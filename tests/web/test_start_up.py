@@ -272,3 +272,24 @@ def test_a_failed_filling_process_only_costs_the_parse(
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_serve_asks_glibc_for_two_malloc_arenas_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ctypes
+
+    calls: list[tuple[int, int]] = []
+
+    class Libc:
+        def __init__(self, _name: object) -> None:
+            self.mallopt = lambda option, value: calls.append((option, value)) or 1
+
+    monkeypatch.setattr(ctypes, "CDLL", Libc)
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    cli._fewer_malloc_arenas()
+    assert calls == [(-8, 2)]  # M_ARENA_MAX
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    cli._fewer_malloc_arenas()
+    assert calls == [(-8, 2)]
