@@ -317,13 +317,24 @@ def test_an_error_in_a_pipeline_ends_only_that_read(postgres_database: str) -> N
         select((bindparam("a", type_=Integer) / bindparam("b", type_=Integer)).label("q"))
     )
     missing = PreparedQuery(select(column("x")).select_from(table("no_such_table")))
+    plus = PreparedQuery(select((bindparam("n", type_=Integer) + 1).label("m")))
 
     async def mixed() -> list[Any]:
+        # Sent in one turn of the loop: one batch, which the server abandons at its first
+        # error; the reads it skipped are sent again.
         return await asyncio.gather(
             reader.rows(divide, {"a": 6, "b": 3}),
             reader.rows(divide, {"a": 1, "b": 0}),
             reader.rows(missing, {}),
             reader.rows(divide, {"a": 8, "b": 2}),
+            return_exceptions=True,
+        )
+
+    async def skipped_while_prepared() -> list[Any]:
+        # A statement first prepared in a batch that failed before it: never prepared.
+        return await asyncio.gather(
+            reader.rows(divide, {"a": 1, "b": 0}),
+            reader.rows(plus, {"n": 1}),
             return_exceptions=True,
         )
 
@@ -340,6 +351,10 @@ def test_an_error_in_a_pipeline_ends_only_that_read(postgres_database: str) -> N
         with pytest.raises(DBAPIError):
             run(reader.rows(missing, {}))
         assert run(reader.rows(divide, {"a": 9, "b": 3})) == [(3,)]
+        by_zero, one = run(skipped_while_prepared())
+        assert isinstance(by_zero, DBAPIError)
+        assert one == [(2,)]
+        assert run(reader.rows(plus, {"n": 41})) == [(42,)]
     finally:
         reader.close_now()
         engine.dispose()
