@@ -9,8 +9,8 @@ with production settings and measures:
   page (the page rendered for the first time), on the first start over a fresh database
   (every course version new to it) and on `--repeat` restarts over the same database;
 - the worker's resident memory (VmRSS, and its peak VmHWM, from /proc) right after start and
-  after a warm-up of typical pages: the catalogue, every course page, every item of the five
-  courses the learner is enrolled in, the JSON outline and items.
+  after a warm-up of typical pages: the catalogue, the sign-in page, every course page, every
+  item of the five courses the learner is enrolled in, the JSON outline and items.
 
 Each database gets a course cache of its own (ECAMPUS_CACHE_DIR, see ecampus.courses.cache),
 empty at its first start: the first start parses every course and writes the cache, the
@@ -139,7 +139,9 @@ def warm_up(base: str, token: str, courses: int, items: int) -> int:
     """Typical pages, twice each: what a worker holds after serving a class for a while."""
     cookie = {"Cookie": f"ecampus_session={token}"}
     bearer = {"Authorization": f"Bearer {token}"}
-    paths: list[tuple[str, dict[str, str]]] = [("/", cookie), ("/api/v1/courses", bearer)]
+    # The sign-in page too: a router imported after the start (web.routes), in by then.
+    paths: list[tuple[str, dict[str, str]]] = [("/", cookie), ("/api/v1/courses", bearer),
+                                               ("/login", {})]  # fmt: skip
     paths += [(f"/courses/curso-{c:02d}", cookie) for c in range(courses)]
     for c in range(ENROLLED):
         course = f"/courses/curso-{c:02d}"

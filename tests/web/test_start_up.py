@@ -293,3 +293,15 @@ def test_serve_asks_glibc_for_two_malloc_arenas_unless_told(
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     cli._fewer_malloc_arenas()
     assert calls == [(-8, 2)]
+
+
+def test_the_later_routers_come_in_by_themselves_once_requests_pause(settings: Settings) -> None:
+    app = create_app(settings, defer_routers=True)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200  # served at once, whatever loads
+        for _tick in range(200):
+            if app.state.later_routers.ready:
+                break
+            time.sleep(0.05)
+        assert app.state.later_routers.ready  # with no request that needed them
+        assert client.get("/login").status_code == 200

@@ -5,8 +5,9 @@ path, and the course pages), the JSON course API, sign-in and registration. Impo
 others means analysing some 75 more routes' signatures with FastAPI, and the domain
 modules only they use: about a fifth of a start's CPU. `ecampus serve` defers them
 (`include(..., defer=True)`): the app answers as soon as the first routers are in, and the
-others are imported on the event loop right after the start, one module at a time while no
-request is being served, then included all at once at their place in the routing order.
+others are imported on the event loop after the start, one module at a time once no request
+has been in progress for a moment (QUIET_SECONDS), then included all at once at their place
+in the routing order.
 
 Nobody can tell (tests/web/test_start_up.py): until they are in, a request is let through
 only when the routers already in would route it (a full match in the routes ahead of the
@@ -56,6 +57,10 @@ LATER = (
     "media",
 )
 API_DOCS = "api_docs"  # last, when ECAMPUS_API_DOCS is on
+# Loading waits for this long with no request in progress (a request waiting for it does
+# not wait): the requests that follow a start closely (sign-in, enrolment, the first
+# pages) are not held up behind an import each.
+QUIET_SECONDS = 0.05
 
 
 def module(name: str) -> ModuleType:
@@ -83,8 +88,9 @@ def include(app: FastAPI, *, api_docs: bool, defer: bool = False) -> LaterRouter
 
 class LaterRouters:
     """The routers `include(defer=True)` left out: imported on the event loop after the
-    start, a module at a time while no request is in progress (at once if one waits for
-    them), then included together at the place they were left out of."""
+    start, a module at a time once no request has been in progress for QUIET_SECONDS (at
+    once if one waits for them), then included together at the place they were left out
+    of."""
 
     def __init__(self, app: FastAPI, names: tuple[str, ...]) -> None:
         self.app = app
@@ -96,6 +102,7 @@ class LaterRouters:
         self._done: asyncio.Event | None = None
         self._may_go_on: asyncio.Event | None = None
         self._in_progress = 0  # requests being served meanwhile
+        self._quiet_since = 0.0  # the loop's time when the last of them ended
         self._waiting = 0  # requests waiting for these routers
         self._task: asyncio.Task[None] | None = None
 
@@ -133,7 +140,7 @@ class LaterRouters:
         try:
             spent = 0.0
             for name in self.names:
-                await self._may_go_on.wait()
+                await self._quiet()
                 began = time.process_time()
                 module(name)
                 spent += time.process_time() - began
@@ -146,6 +153,19 @@ class LaterRouters:
         finally:
             self._done.set()
         log.debug("routers in after %.3f s of CPU", self.seconds)
+
+    async def _quiet(self) -> None:
+        """Until no request has been in progress for QUIET_SECONDS, or one waits for us."""
+        assert self._may_go_on is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._may_go_on.wait()
+            if self._waiting:
+                return
+            left = self._quiet_since + QUIET_SECONDS - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(left)
 
     def _include(self) -> None:
         routes = self.app.router.routes
@@ -172,7 +192,8 @@ class LaterRouters:
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
-        """A request served while the routers load: loading pauses until none is."""
+        """A request served while the routers load: loading pauses until none is (and then
+        some)."""
         assert self._may_go_on is not None
         self._in_progress += 1
         self._update()
@@ -180,6 +201,7 @@ class LaterRouters:
             yield
         finally:
             self._in_progress -= 1
+            self._quiet_since = asyncio.get_running_loop().time()
             self._update()
 
     async def wait(self) -> None:
