@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, text, union_all
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlalchemy.types import Float, String
 from sqlmodel import Session
 
@@ -20,6 +20,7 @@ from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.courses.content import CourseContent, ProgrammeContent
 from ecampus.learning.models import Cohort, Enrollment
+from ecampus.reports.queries import driver_columns
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("learner", "learner"),
@@ -96,6 +97,7 @@ def programme_rows(
     if not plans:
         return
     by_id = {p.programme.id: p for p in plans}
+    hours_total = {p.programme.id: p.hours_total for p in plans}
     # The programmes' courses as a small table the query joins on (UNION ALL of literals
     # works the same on SQLite and PostgreSQL, unlike a VALUES list with named columns).
     pairs = union_all(
@@ -190,37 +192,35 @@ def programme_rows(
         )
         .order_by(part.c.programme, _C.c.code, _U.c.full_name, _U.c.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Rows stream through a server-side cursor, for which PostgreSQL plans to return
-        # the first tenth fast (nested loops, seconds in all); every row is wanted.
-        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
-    result = session.execute(statement.execution_options(yield_per=batch))
-    for row in result:
-        plan = by_id[row[0]]
-        total = len(plan.hours)
-        completed_courses = int(row[8])
-        diploma, issued = row[13], row[14]
-        last_completion: datetime | None = row[12]
-        if diploma is not None or completed_courses >= total:
-            status, completed_at = "completed", issued or last_completion
-        else:
-            status = "in_progress" if row[10] else "not_started"
-            completed_at = None
-        yield {
-            "learner": row[2],
-            "email": row[3],
-            "institution": row[4],
-            "institution_type": row[5],
-            "country": row[6],
-            "cohort": row[7],
-            "programme": plan.programme.id,
-            "programme_title": plan.programme.title,
-            "courses_completed": completed_courses,
-            "courses_total": total,
-            "hours_completed": round(float(row[9]), 2),
-            "hours_total": plan.hours_total,
-            "status": status,
-            "last_activity_at": row[11],
-            "diploma": diploma,
-            "completed_at": completed_at,
-        }
+    # Read on the driver's cursor (queries.driver_columns: no per-row SQLAlchemy work; on
+    # PostgreSQL a server-side cursor planned for every row, without JIT).
+    for columns in driver_columns(session, statement, datetimes=(11, 12, 14), batch=batch):
+        for row in zip(*columns, strict=True):
+            plan = by_id[row[0]]
+            total = len(plan.hours)
+            completed_courses = int(row[8])
+            diploma, issued = row[13], row[14]
+            last_completion: datetime | None = row[12]
+            if diploma is not None or completed_courses >= total:
+                status, completed_at = "completed", issued or last_completion
+            else:
+                status = "in_progress" if row[10] else "not_started"
+                completed_at = None
+            yield {
+                "learner": row[2],
+                "email": row[3],
+                "institution": row[4],
+                "institution_type": row[5],
+                "country": row[6],
+                "cohort": row[7],
+                "programme": plan.programme.id,
+                "programme_title": plan.programme.title,
+                "courses_completed": completed_courses,
+                "courses_total": total,
+                "hours_completed": round(float(row[9]), 2),
+                "hours_total": hours_total[row[0]],
+                "status": status,
+                "last_activity_at": row[11],
+                "diploma": diploma,
+                "completed_at": completed_at,
+            }

@@ -9,7 +9,17 @@ from enum import StrEnum
 import pytest
 from openpyxl import load_workbook
 
-from ecampus.reports.export import CHUNK_SIZE, Column, csv_cell, csv_chunks, xlsx_bytes
+from ecampus.reports.export import (
+    CHUNK_SIZE,
+    Column,
+    column_batches,
+    csv_cell,
+    csv_chunks,
+    csv_column_chunks,
+    utc_texts,
+    xlsx_bytes,
+    xlsx_column_bytes,
+)
 
 BOM = "\ufeff".encode()
 
@@ -222,3 +232,139 @@ def test_xlsx_sheet_name_is_made_acceptable_to_excel(asked: str, expected: str) 
     data = xlsx_bytes([], [("a", "A")], sheet_name=asked)
 
     assert load_workbook(io.BytesIO(data)).sheetnames == [expected]
+
+
+# The batch writers (csv_column_chunks, xlsx_column_bytes' _SheetRows) against the rules
+# they stand for: csv_cell for each cell, XlsxWriter's own per-cell writers.
+
+ODD_COLUMNS: list[Column] = [
+    ("text", "Texto"),
+    ("code", "Código"),
+    ("int", "Entero"),
+    ("float", "Número"),
+    ("when", "Cuándo"),
+    ("day", "Día"),
+    ("mixed", "Mezcla"),
+    ("empty", "Vacía"),
+]
+GUATEMALA = timezone(timedelta(hours=-6))
+
+
+def odd_rows() -> list[dict[str, object]]:
+    texts = [
+        "Ñandú São", "=cmd|' /C calc'!A0", "+502", "-1", "@SUM(A1)", "\tx", "\rx", "a\n=b",
+        "", " lead", "trail ", "a&b<c>d", "_x0041_", "ctl\x01\x1f", "<r>rich</r>", "😀 emoji",
+        "x" * 40_000, "\ufffe", 'q"uote', "línea 1\nlínea 2", None,
+    ]  # fmt: skip
+    whens: list[object] = [
+        datetime(2026, 1, 1, 23, 59, 59, 999999, tzinfo=GUATEMALA),  # next day in UTC
+        datetime(2026, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+        datetime(2025, 12, 31, 18, 30),  # naive: UTC
+        datetime(1900, 1, 1, 12, 0, tzinfo=UTC),  # Excel's own first days
+        datetime(1900, 2, 28, 6, 0, tzinfo=UTC),
+        datetime(1900, 3, 1, 0, 0, 1, tzinfo=UTC),
+        None,
+    ]
+    mixed: list[object] = [True, False, Status.COMPLETED, Decimal("92.50"), date(2025, 3, 15),
+                           3, 2.5, float("nan"), float("inf"), "texto", None]  # fmt: skip
+    rows = []
+    for n in range(300):  # several batches of both writers
+        rows.append(
+            {
+                "text": texts[n % len(texts)],
+                "code": ["GT", "SV", None, "=x"][n % 4],
+                "int": [0, -5, 100, None][n % 4],
+                "float": [85.0, 85.333, 1.005, None, -2.5, float("nan")][n % 6],
+                "when": whens[n % len(whens)],
+                "day": [date(2025, 3, 15), None, date(1900, 1, 1)][n % 3],
+                "mixed": mixed[n % len(mixed)],
+                "empty": None,
+            }
+        )
+    return rows
+
+
+def reference_csv(rows: list[dict[str, object]], columns: list[Column]) -> bytes:
+    """A CSV as csv_chunks wrote it before batches: csv_cell for each cell."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow([label for _, label in columns])
+    for row in rows:
+        writer.writerow([csv_cell(row.get(key)) for key, _ in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def test_csv_batches_equal_csv_cell_for_every_cell() -> None:
+    rows = odd_rows()
+    expected = reference_csv(rows, ODD_COLUMNS)
+
+    assert b"".join(csv_chunks(rows, ODD_COLUMNS)) == expected
+    keys = [key for key, _ in ODD_COLUMNS]
+    labels = [label for _, label in ODD_COLUMNS]
+    for size in (1, 7, 1000):
+        batches = column_batches(rows, keys, size=size)
+        assert b"".join(csv_column_chunks(batches, labels)) == expected
+    # One column of one kind at a time, as the exports' columns are.
+    for key, label in ODD_COLUMNS:
+        alone = [{key: row[key]} for row in rows]
+        assert b"".join(csv_chunks(alone, [(key, label)])) == reference_csv(alone, [(key, label)])
+
+
+def test_csv_with_no_columns_has_a_line_a_row() -> None:
+    assert b"".join(csv_chunks([{}, {}], [])) == BOM + b"\r\n\r\n\r\n"
+
+
+def test_utc_texts_of_sqlite_text_equal_those_of_datetimes() -> None:
+    stored = ["2026-01-02 03:04:05.999999", "1999-12-31 23:59:59.000000", None,
+              "2026-01-02 03:04:05"]  # fmt: skip
+    as_datetimes = [None if s is None else datetime.fromisoformat(s) for s in stored]
+
+    assert utc_texts(stored) == [None if d is None else csv_cell(d) for d in as_datetimes]
+    assert utc_texts(stored)[0] == "2026-01-02T03:04:05Z"
+    # Text of another shape is read as a datetime first (an offset is honoured).
+    assert utc_texts(["2026-01-02T03:04:05+02:00"]) == ["2026-01-02T01:04:05Z"]
+
+
+def xlsx_parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        # docProps/core.xml holds the time the workbook was made: all else must be equal.
+        return {n: archive.read(n) for n in archive.namelist() if n != "docProps/core.xml"}
+
+
+@pytest.mark.parametrize("size", [1, 64, 1000])
+def test_xlsx_batches_write_what_xlsxwriter_writes_cell_by_cell(size: int) -> None:
+    rows = odd_rows()
+    keys = [key for key, _ in ODD_COLUMNS]
+
+    fast = xlsx_column_bytes(column_batches(rows, keys, size=size), ODD_COLUMNS)
+    slow = xlsx_column_bytes(column_batches(rows, keys, size=size), ODD_COLUMNS, fast=False)
+
+    assert xlsx_parts(fast) == xlsx_parts(slow)
+    assert xlsx_parts(xlsx_bytes(rows, ODD_COLUMNS)) == xlsx_parts(slow)
+    sheet = load_workbook(io.BytesIO(fast)).active
+    assert sheet is not None
+    assert sheet["A3"].value == "=cmd|' /C calc'!A0"
+    assert sheet["A3"].data_type == "s"
+    assert sheet["E2"].value == datetime(2026, 1, 2, 5, 59, 59)  # UTC wall time
+
+
+def test_xlsx_batches_index_formats_as_xlsxwriter_does() -> None:
+    # A date column before the datetime one, dates first met in a later row: styles.xml
+    # must list the formats in the order XlsxWriter meets them.
+    rows = [{"d": None, "t": datetime(2026, 1, 1, tzinfo=UTC)}, {"d": date(2026, 1, 2), "t": None}]
+    columns: list[Column] = [("d", "D"), ("t", "T")]
+    batches = list(column_batches(rows, ["d", "t"], size=10))
+
+    fast = xlsx_column_bytes(batches, columns)
+    slow = xlsx_column_bytes(batches, columns, fast=False)
+
+    assert xlsx_parts(fast) == xlsx_parts(slow)
+
+
+def test_xlsx_of_rows_with_nothing_in_them() -> None:
+    rows: list[dict[str, object]] = [{"a": None}, {"a": "x"}, {"a": None}]
+    fast = xlsx_bytes(rows, [("a", "A")])
+    slow = xlsx_column_bytes(column_batches(rows, ["a"]), [("a", "A")], fast=False)
+
+    assert xlsx_parts(fast) == xlsx_parts(slow)

@@ -23,7 +23,7 @@ from ecampus.onboarding import service as onboarding
 from ecampus.reports import dashboard, export
 from ecampus.reports.programmes import COLUMNS as PROGRAMME_COLUMNS
 from ecampus.reports.programmes import programme_rows
-from ecampus.reports.queries import COLUMNS, report_rows, summary
+from ecampus.reports.queries import COLUMNS, report_columns, report_rows, summary
 from ecampus.web.dashboard import OptionsDep, programme_courses
 from ecampus.web.deps import (
     Admin,
@@ -85,11 +85,19 @@ def report_response(
     session: Session,
     engine: Engine,
     gate: ConnectionGate,
+    column_batches: Callable[[Session, bool], Iterator[list[Sequence[Any]]]] | None = None,
 ) -> Response:
     """A report as a download: CSV and JSON streamed from a session of their own (the
-    request's is closed before streaming starts), XLSX built in constant memory."""
+    request's is closed before streaming starts), XLSX built in constant memory.
+    `column_batches(session, datetimes_as_text)`, when given, is what the CSV and XLSX are
+    written from: the same rows as batches of columns (export.csv_column_chunks)."""
     if format == "xlsx":
-        data = export.xlsx_bytes(rows(session), columns, sheet_name=sheet)
+        if column_batches is not None:
+            data = export.xlsx_column_bytes(
+                column_batches(session, False), columns, sheet_name=sheet
+            )
+        else:
+            data = export.xlsx_bytes(rows(session), columns, sheet_name=sheet)
         return Response(
             data,
             media_type=XLSX,
@@ -98,7 +106,10 @@ def report_response(
 
     def stream() -> Iterator[bytes]:
         with Session(engine) as own:
-            if format == "csv":
+            if format == "csv" and column_batches is not None:
+                labels = [label for _, label in columns]
+                yield from export.csv_column_chunks(column_batches(own, True), labels)
+            elif format == "csv":
                 yield from export.csv_chunks(rows(own), columns)
             else:
                 yield from export.json_chunks(rows(own))
@@ -132,6 +143,9 @@ def completion_report(
         sheet="Completions",
         columns=COLUMNS,
         rows=lambda own: report_rows(own, filters, catalogue),
+        column_batches=lambda own, as_text: report_columns(
+            own, filters, catalogue, datetimes_as_text=as_text
+        ),
         session=session,
         engine=engine,
         gate=gate,
