@@ -523,10 +523,17 @@ class _Sync:
 
 
 class _Described:
-    """What PreparedQuery's result processors read of a cursor: its columns' type codes."""
+    """What PreparedQuery's result processors read of a cursor: its columns' type codes
+    (read only the first time a plan's rows come, so only then made)."""
+
+    __slots__ = ("result",)
 
     def __init__(self, result: Any) -> None:
-        self.description = [(None, result.ftype(i)) for i in range(result.nfields)]
+        self.result = result
+
+    @property
+    def description(self) -> list[tuple[None, int]]:
+        return [(None, self.result.ftype(i)) for i in range(self.result.nfields)]
 
 
 class _Pipe:
