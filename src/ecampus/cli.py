@@ -77,11 +77,17 @@ def fill_course_cache() -> bool:
     if settings.cache_dir is None or settings.cache_dir.resolve().is_relative_to(root.resolve()):
         return False  # no cache, or one the catalogue does not use (see Catalogue)
     cache = CourseCache(settings.cache_dir, settings.secret_key)
-    if cache.looks_current(root, scan(root)):
+    before = scan(root)
+    if cache.looks_current(root, before):
         return False
-    from ecampus.courses.catalog import Catalogue
+    # What Catalogue._read does on a miss, without the catalogue's database side
+    # (SQLAlchemy and SQLModel: 0.4 s of imports this process need not make).
+    from ecampus.courses.loader import load_catalogue
 
-    Catalogue(root, cache=cache).load()
+    racy = cache.racy_hashes(before)
+    result = load_catalogue([root])
+    if racy is not None and not result.issuer_failed:
+        cache.write(root, before, racy, result)
     return True
 
 
