@@ -25,6 +25,7 @@ from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.learning import service as learning
 from ecampus.settings import Settings
 from ecampus.web import sessions as session_cookie
+from ecampus.web.reqstate import state_dict, state_has, state_value
 from ecampus.web.sessions import SESSION_COOKIE
 from ecampus.web.templating import Templates
 
@@ -123,9 +124,9 @@ def bearer_token(request: Request) -> tuple[str | None, bool]:
 
 def token_claims(request: Request) -> Claims | None:
     """What the caller's token says, if it is ours and unexpired (no database; cached)."""
-    state = request.state
-    if hasattr(state, "claims"):
-        return state.claims
+    state = state_dict(request)
+    if "claims" in state:
+        return state["claims"]
     token, from_cookie = bearer_token(request)
     settings: Settings = request.app.state.settings
     claims = (
@@ -133,8 +134,8 @@ def token_claims(request: Request) -> Claims | None:
         if token
         else None
     )
-    state.claims = claims
-    state.claims_from_cookie = from_cookie
+    state["claims"] = claims
+    state["claims_from_cookie"] = from_cookie
     return claims
 
 
@@ -155,7 +156,7 @@ def accept_session(request: Request, claims: Claims, account: Account | None) ->
         )
     )
     request.state.principal = principal
-    if account is not None and getattr(request.state, "claims_from_cookie", False):
+    if account is not None and state_value(request, "claims_from_cookie", False):
         session_cookie.renew_if_due(request, claims, account)
     return principal
 
@@ -164,8 +165,8 @@ def principal_of(request: Request) -> Principal | None:
     """The caller, from the bearer header or the login cookie, whose session is live: role
     and name come from the account as stored now (one indexed query, cached per request).
     It blocks: async code awaits resolve_principal instead."""
-    if hasattr(request.state, "principal"):
-        return request.state.principal
+    if state_has(request, "principal"):
+        return state_value(request, "principal")
     claims = token_claims(request)
     if claims is None:
         request.state.principal = None
@@ -181,8 +182,8 @@ async def resolve_principal(request: Request) -> Principal | None:
     """principal_of, with its query on the event loop's own reader (ecampus.dbfast
     LoopReader: no worker thread, which costs more than the query), or in a worker thread
     when that reader cannot serve (never blocking the event loop)."""
-    if hasattr(request.state, "principal"):
-        return request.state.principal
+    if state_has(request, "principal"):
+        return state_value(request, "principal")
     claims = token_claims(request)
     if claims is None:
         request.state.principal = None
@@ -227,7 +228,7 @@ def csrf_seed(request: Request) -> str:
     claims = token_claims(request)
     if claims is not None:
         return claims.session_id
-    seed = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_seed", None)
+    seed = request.cookies.get(CSRF_COOKIE) or state_value(request, "new_csrf_seed")
     if not seed:
         seed = secrets.token_urlsafe(16)
         request.state.new_csrf_seed = seed  # set as a cookie by the middleware

@@ -10,12 +10,13 @@ from fastapi.responses import HTMLResponse
 from ecampus.accounts import tokens
 from ecampus.web import i18n
 from ecampus.web.deps import LANG_COOKIE, csrf_token_for, principal_of, token_claims
+from ecampus.web.reqstate import state_value
 
 
 def page_language(request: Request) -> str:
     # Runs before the route (in the language middleware): the token's language hint does
     # without a database query; the account's own, once the route has read it, wins.
-    principal = getattr(request.state, "principal", None)
+    principal = state_value(request, "principal")
     claims = token_claims(request)
     preferred = principal.language if principal else claims.language if claims else None
     return i18n.negotiate(
@@ -28,14 +29,14 @@ def page_language(request: Request) -> str:
 
 
 def page_context(request: Request) -> dict[str, Any]:
-    cached = getattr(request.state, "page_context", None)
+    cached = state_value(request, "page_context")
     if cached is not None:
         return cached
     principal = principal_of(request)
     context = {
         "request": request,
         "user": principal,
-        "lang": getattr(request.state, "language", None) or page_language(request),
+        "lang": state_value(request, "language") or page_language(request),
         "csrf_token": csrf_token_for(request),
         # Names this account's quiz drafts in the browser (see static/js/app.js).
         "draft_key": tokens.draft_key(

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from ecampus.localtime import local_day
 from ecampus.web import i18n
 from ecampus.web.assets import StaticAssets, gzip_body
+from ecampus.web.reqstate import state_value
 
 current_language: ContextVar[str] = ContextVar("current_language", default=i18n.DEFAULT)
 # Every page: scripts only from this site (htmx and app.js are vendored), no framing, forms
@@ -226,7 +227,7 @@ class Templates:
         }
         body = gzip_body(request, html.encode(), all_headers)
         response = HTMLResponse(body, status_code=status_code, headers=all_headers)
-        seed = getattr(request.state, "new_csrf_seed", None)
+        seed = state_value(request, "new_csrf_seed")
         if seed:
             response.set_cookie(
                 "ecampus_csrf",
