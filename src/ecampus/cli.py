@@ -38,23 +38,26 @@ def _settings() -> Settings:
         raise SystemExit(f"ecampus: {exc}") from None
 
 
-# No collection while it parses: it ends as soon as the cache is written.
+# The process beside the worker: the collector off from its first line (it ends as soon as
+# the cache is written), and no more imports than it needs (not this module's pydantic):
+# a restart's look costs it under 0.1 s of CPU.
 _FILL_COURSE_CACHE = (
-    "import gc; gc.disable(); from ecampus.cli import fill_course_cache; fill_course_cache()"
+    "import gc; gc.disable(); from ecampus.settings import Settings; "
+    "from ecampus.courses.cache import fill; s = Settings.from_env(); "
+    "fill(s.courses_dir, s.cache_dir, s.secret_key) if s.cache_dir else None"
 )
 
 
 def _start_filling_the_course_cache() -> subprocess.Popen[bytes] | None:
     """A process beside this one that, when the course cache does not look current (the
     first start, or courses changed), parses the courses and writes the cache while this
-    one imports the app, on another core: the app's start then reads the cache back
-    instead of parsing (0.3-0.4 s of CPU for 25 courses of 40 items). On a restart it only
-    looks (a scan of the folder, off this process's path). None when there is no cache; if
-    the process fails, the start parses the courses as it would without it."""
+    one imports the app, on another core (courses.cache.fill): the app's start then reads
+    the cache back instead of parsing (0.3-0.4 s of CPU for 25 courses of 40 items). On a
+    restart it only looks (a scan of the folder, off this process's path). None when there
+    is no cache; if the process fails, the start parses the courses as without it."""
     from ecampus.settings import get_settings
 
-    settings = get_settings()
-    if settings.cache_dir is None:
+    if get_settings().cache_dir is None:
         return None
     try:
         return subprocess.Popen(  # noqa: S603 - our own code, this interpreter
@@ -65,30 +68,6 @@ def _start_filling_the_course_cache() -> subprocess.Popen[bytes] | None:
         )
     except OSError:
         return None
-
-
-def fill_course_cache() -> bool:
-    """Load the catalogue (ECAMPUS_*) into the course cache as a start would (no database),
-    unless the cache looks current already. Whether it loaded."""
-    from ecampus.courses.cache import CourseCache, scan
-
-    settings = Settings.from_env()
-    root = settings.courses_dir
-    if settings.cache_dir is None or settings.cache_dir.resolve().is_relative_to(root.resolve()):
-        return False  # no cache, or one the catalogue does not use (see Catalogue)
-    cache = CourseCache(settings.cache_dir, settings.secret_key)
-    before = scan(root)
-    if cache.looks_current(root, before):
-        return False
-    # What Catalogue._read does on a miss, without the catalogue's database side
-    # (SQLAlchemy and SQLModel: 0.4 s of imports this process need not make).
-    from ecampus.courses.loader import load_catalogue
-
-    racy = cache.racy_hashes(before)
-    result = load_catalogue([root])
-    if racy is not None and not result.issuer_failed:
-        cache.write(root, before, racy, result)
-    return True
 
 
 def _fewer_malloc_arenas() -> None:

@@ -229,10 +229,14 @@ def test_serve_has_the_courses_parsed_beside_it_when_the_cache_is_not_current(
             gc.enable()
     assert counts[0] == counts[1] > 0
     # That process parses only when the cache does not look current.
-    assert cli.fill_course_cache() is False
-    (Path(os.environ["ECAMPUS_COURSES_DIR"]) / "demo-course" / "course.yaml").touch()
-    assert cli.fill_course_cache() is True
-    assert cli.fill_course_cache() is False
+    from ecampus.courses.cache import fill
+
+    courses = Path(os.environ["ECAMPUS_COURSES_DIR"])
+    assert fill(courses, tmp_path / "cache", SECRET) is False
+    (courses / "demo-course" / "course.yaml").touch()
+    assert fill(courses, tmp_path / "cache", SECRET) is True
+    assert fill(courses, tmp_path / "cache", SECRET) is False
+    assert fill(courses, courses / "cache", SECRET) is False  # not used there: not filled
 
 
 def test_the_cache_looks_current_until_a_course_file_changes(

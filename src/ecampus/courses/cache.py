@@ -247,3 +247,23 @@ class CourseCache:
                 old.unlink()
         except OSError:
             pass
+
+
+def fill(root: Path, folder: Path, secret: str) -> bool:
+    """Load the catalogue of `root` into the cache in `folder` as a start does on a miss
+    (Catalogue._read, without the catalogue's database side), unless the cache looks current
+    already; `ecampus serve` runs it in a process of its own while the worker imports the
+    app. Whether it loaded."""
+    if folder.resolve().is_relative_to(root.resolve()):
+        return False  # a cache the catalogue does not use (see Catalogue)
+    cache = CourseCache(folder, secret)
+    before = scan(root)
+    if cache.looks_current(root, before):
+        return False
+    from ecampus.courses.loader import load_catalogue
+
+    racy = cache.racy_hashes(before)
+    result = load_catalogue([root])
+    if racy is not None and not result.issuer_failed:
+        cache.write(root, before, racy, result)
+    return True
