@@ -126,7 +126,9 @@ class LaterRouters:
         self._done = asyncio.Event()
         self._may_go_on = asyncio.Event()
         self._may_go_on.set()
-        self._task = asyncio.get_running_loop().create_task(self._load())
+        loop = asyncio.get_running_loop()
+        self._quiet_since = loop.time()  # the first requests come right after the start
+        self._task = loop.create_task(self._load())
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
