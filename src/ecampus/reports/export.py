@@ -306,7 +306,7 @@ class _SheetRows:
     XML with XlsxWriter's per-cell writers for odd values; a sheet with row formats or
     heights, or an XlsxWriter without these internals, is written the slow way instead."""
 
-    _CACHE = 4096  # distinct strings or numbers remembered per column
+    _CACHE = 1024  # distinct strings or numbers remembered per column
 
     def __init__(
         self, sheet: Worksheet, datetime_format: Format, date_format: Format, width: int
