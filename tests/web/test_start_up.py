@@ -175,7 +175,7 @@ def held(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 def test_a_request_waits_for_the_router_it_needs(settings: Settings, held: threading.Event) -> None:
     app = create_app(settings, defer_routers=True)
-    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+    with TestClient(app) as client, ThreadPoolExecutor(3) as pool:
         later = app.state.later_routers
         # What the first routers route is served at once: the health check, the catalogue,
         # a course page, sign-in over the API (a wrong password, but an answer).
@@ -187,12 +187,15 @@ def test_a_request_waits_for_the_router_it_needs(settings: Settings, held: threa
         assert not later.ready
         login = pool.submit(client.get, "/login")
         missing = pool.submit(client.get, "/no/such/page")
+        document = pool.submit(client.get, "/openapi.json")
         time.sleep(0.3)
         assert not login.done()
         assert not missing.done()
+        assert not document.done()
         held.set()
         assert login.result(timeout=60).status_code == 200
         assert missing.result(timeout=60).status_code == 404
+        assert "/api/v1/me/courses" in document.result(timeout=60).json()["paths"]
         assert later.ready
         assert later.seconds > 0
 

@@ -111,14 +111,16 @@ class LaterRouters:
         return self.app.router.routes[: self.position]
 
     def routed_now(self, scope: Scope) -> bool:
-        if scope["path"] == self.app.openapi_url:  # the document lists every route
-            return False
         # Matching writes into the scope (and a dict in it): the request's stays as it was.
         probe = {key: dict(value) if isinstance(value, dict) else value
                  for key, value in scope.items()}  # fmt: skip
         # The first full match wins, wherever a partial one (a 405) was; none, or only a
-        # partial one, may be a later router's to answer.
-        return any(route.matches(probe)[0] is Match.FULL for route in self._ahead())
+        # partial one, may be a later router's to answer. The OpenAPI document lists every
+        # route: it waits for them all.
+        for route in self._ahead():
+            if route.matches(probe)[0] is Match.FULL:
+                return getattr(route, "path", None) != self.app.openapi_url
+        return False
 
     def start(self) -> None:
         if self.ready or self._task is not None:
