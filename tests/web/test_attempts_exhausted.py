@@ -121,3 +121,23 @@ def test_the_contact_setting_is_shown_as_a_link_or_as_text(
         use_every_attempt(client)
         page = client.get(QUIZ, headers={"accept-language": "es"}).text
     assert shown in page
+
+
+def test_the_last_failed_attempt_through_htmx_shows_whom_to_ask(client: TestClient) -> None:
+    # The quiz form posts with htmx, which swaps <main>: the page's `main` block is rendered
+    # on its own, and the macro that explains whom to ask must be there too.
+    data, auth = factories.learner(client)
+    assert client.post(f"/api/v1/courses/{COURSE}/enroll", headers=auth).status_code == 200
+    wrong = factories.wrong_answers(client, COURSE, "quiz-1")
+    for _ in (1, 2):
+        graded = client.post(f"/api/v1{QUIZ}/attempts", json={"answers": wrong}, headers=auth)
+        assert graded.status_code == 200, graded.text
+    login(client, data["email"], data["password"])
+    page = client.get(QUIZ, headers={"accept-language": "es"}).text
+    form = {"csrf_token": csrf(page), "q1": "a", "q2": "y", "q3": "false", "q4": "no", "q5": "1"}
+    htmx = {"HX-Request": "true", "HX-Target": "main", "accept-language": "es"}
+    last = client.post(f"{QUIZ}/attempts", data=form, headers=htmx)
+    assert last.status_code == 200, last.text
+    assert last.text.startswith("<title>")
+    assert "Bloqueado: sin intentos" in last.text
+    assert f'<a href="mailto:{CONTACT}">{CONTACT}</a>' in last.text

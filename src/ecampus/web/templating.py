@@ -15,6 +15,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from jinja2 import nodes
 from markupsafe import Markup
 
 from ecampus.localtime import local_day
@@ -137,6 +138,7 @@ class Templates:
         self.context_hook: Callable[[Request], dict[str, Any]] | None = None
         self.env.globals["outline"] = self.outline
         self._outlines: dict[tuple[Any, ...], Markup] = {}
+        self._imported: dict[str, tuple[jinja2.Template, dict[str, Any]]] = {}
         self._pages: dict[tuple[Any, ...], str] = {}
         # Characters held by each cache: emptied past a budget as well as past a count, so a
         # worker's memory stays bounded whatever the pages weigh (docs/benchmarks.md).
@@ -174,13 +176,40 @@ class Templates:
     def _html(self, request: Request, name: str, context: dict[str, Any], block: str | None) -> str:
         template = self.env.get_template(name)
         if block and self.wants_fragment(request, block):
-            html = "".join(template.blocks[block](template.new_context(context)))
+            # A block rendered on its own skips the template's top level, where its macros
+            # are imported ({% from "macros/..." import ... %}): they are given to it here.
+            fragment = {**self._imports_of(name, template), **context}
+            html = "".join(template.blocks[block](template.new_context(fragment)))
             if "title" in template.blocks:
                 # htmx takes the page title from a top-level <title> in the fragment.
-                title = "".join(template.blocks["title"](template.new_context(context)))
+                title = "".join(template.blocks["title"](template.new_context(fragment)))
                 html = f"<title>{title.strip()} · ecampus</title>\n{html}"
             return html
         return template.render(context)
+
+    def _imports_of(self, name: str, template: jinja2.Template) -> dict[str, Any]:
+        """What the template's `{% from ... import ... %}` and `{% import ... as ... %}`
+        bind, as Jinja2 binds them (each imported template's module, made without the
+        page's context); read from its source once per loaded template."""
+        known = self._imported.get(name)
+        if known is not None and known[0] is template:
+            return known[1]
+        imports: dict[str, Any] = {}
+        loader = self.env.loader
+        if loader is not None:
+            source = loader.get_source(self.env, name)[0]
+            parsed = self.env.parse(source)
+            for whole in parsed.find_all(nodes.Import):
+                if isinstance(whole.template, nodes.Const):
+                    imports[whole.target] = self.env.get_template(whole.template.value).module
+            for some in parsed.find_all(nodes.FromImport):
+                if isinstance(some.template, nodes.Const):
+                    module = self.env.get_template(some.template.value).module
+                    for entry in some.names:
+                        imported, alias = entry if isinstance(entry, tuple) else (entry, entry)
+                        imports[alias] = getattr(module, imported)
+        self._imported[name] = (template, imports)
+        return imports
 
     def render(
         self,
