@@ -97,6 +97,7 @@ class Run:
     rss_idle_mb: float
     load_before: float
     measures: list[Measure] = field(default_factory=list)
+    load_after: float = 0.0
 
 
 class RssSampler:
@@ -311,6 +312,8 @@ def measure(database: str, url: str, args: argparse.Namespace) -> Run:
             print(f"  {what:24} {status} median {median:6.3f} s  best {min(times):6.3f} s  "
                   f"{size / 2**20:7.1f} MB  server CPU {statistics.median(cpus):6.2f} s  "
                   f"RSS peak {rss:5.0f} MB", flush=True)  # fmt: skip
+        # The machine may be shared: the load at the end says whether others ran meanwhile.
+        run.load_after = os.getloadavg()[0]
         return run
     finally:
         server.terminate()
@@ -399,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"{stamp}, `{command.strip()}`, {runs[0].enrolments:,} enrolments "
         f"({runs[0].data_by}), one uvicorn worker, {os.cpu_count()} cores, load average "
-        f"before {', '.join(f'{r.database} {r.load_before:.1f}' for r in runs)}; server RSS "
+        f"before {', '.join(f'{r.database} {r.load_before:.1f}' for r in runs)}, after "
+        f"{', '.join(f'{r.database} {r.load_after:.1f}' for r in runs)}; server RSS "
         f"idle {', '.join(f'{r.database} {r.rss_idle_mb:.0f} MB' for r in runs)}"
     )
     report = f"{header}\n\n{table(runs)}\n"

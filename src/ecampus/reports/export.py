@@ -118,7 +118,7 @@ def _csv_column(values: Sequence[object]) -> Sequence[object]:
         if kind is int:
             return values
         if kind is float:
-            return [None if v is None else _compact_float(v) for v in values]  # type: ignore[arg-type]
+            return [None if v is None else _compact_float(v) for v in values]
         if kind is datetime:
             return utc_texts(values)
     return [csv_cell(value) for value in values]
@@ -132,7 +132,7 @@ def utc_texts(values: Sequence[object]) -> list[str | None]:
     if all(type(value) is str for value in present) and _SQLITE_DATETIMES.fullmatch(
         "\n".join(present)  # type: ignore[arg-type]
     ):
-        return [None if v is None else v[:10] + "T" + v[11:19] + "Z" for v in values]  # type: ignore[index,operator]
+        return [None if v is None else v[:10] + "T" + v[11:19] + "Z" for v in values]  # type: ignore[index]
     return [
         None if v is None else _utc_text(datetime.fromisoformat(v) if type(v) is str else v)  # type: ignore[arg-type]
         for v in values
@@ -277,8 +277,8 @@ def xlsx_column_bytes(
         if rows is not None and rows.fast:
             rows.write(batch, last_row + 1)
         else:
-            for offset, values in enumerate(zip(*batch, strict=True), start=last_row + 1):
-                for index, value in enumerate(values):
+            for offset, cells in enumerate(zip(*batch, strict=True), start=last_row + 1):
+                for index, value in enumerate(cells):
                     _write_cell(sheet, offset, index, value, datetime_format, date_format)
         last_row += count
     if columns:
@@ -338,7 +338,7 @@ class _SheetRows:
         # its format's index before the cells below do theirs.
         sheet._write_single_row(first)
         kinds = [self._kind(values) for values in batch]
-        wanted = set()
+        wanted: set[type] = set()
         for kind in kinds:
             wanted |= (
                 {datetime} if kind is datetime else {datetime, date} if kind is None else set()
@@ -393,7 +393,7 @@ class _SheetRows:
                 else:
                     continue
                 if kind in wanted:
-                    self.indices[kind] = self.formats[kind]._get_xf_index()
+                    self.indices[kind] = self.formats[kind]._get_xf_index()  # type: ignore[index]
                     wanted.discard(kind)
                     if not wanted:
                         return
@@ -412,7 +412,7 @@ class _SheetRows:
             missing.discard(None)
         make = self._string if kind is str else self._number
         for value in missing:
-            cache[value] = make(value, index)  # type: ignore[operator]
+            cache[value] = make(value, index)  # type: ignore[arg-type]
         return list(map(cache.__getitem__, values))
 
     def _string(self, text: str, index: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -268,7 +269,11 @@ def driver_columns(
     sql, parameters = _compiled(statement, dialect)
     driver = connection.connection.driver_connection
     # PostgreSQL: a server-side cursor (rows come `batch` at a time); SQLite reads as it goes.
-    cursor: Any = driver.cursor(name=f"report_{id(session):x}") if postgres else driver.cursor()  # type: ignore[union-attr]
+    cursor: Any = (
+        driver.cursor(name=f"report_{next(_CURSOR_NUMBERS)}")  # type: ignore[union-attr]
+        if postgres
+        else driver.cursor()  # type: ignore[union-attr]
+    )
     error = dialect.loaded_dbapi.Error
     try:
         try:
@@ -291,6 +296,10 @@ def driver_columns(
             yield columns
     finally:
         cursor.close()
+
+
+# Server-side cursors are named; two open at once on one connection need two names.
+_CURSOR_NUMBERS = itertools.count(1)
 
 
 def _compiled(statement: Any, dialect: Dialect) -> tuple[str, Any]:
