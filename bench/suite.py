@@ -490,8 +490,11 @@ def run_configuration(
         app_requests = app_plan(lessons, tokens, courses)
         ceiling = ("ceiling", bare_base, [Request("GET", "/")])
         insert_one = ("bare insert", bare_base, [Request("POST", "/insert", JSON_POST, "{}")])
-        plan = [ceiling, *((t, base, app_requests[t]) for t in READS), insert_one,
-                *((t, base, app_requests[t]) for t in WRITES)]  # fmt: skip
+        reads = [t for t in READS if t in args.targets]
+        writes = [t for t in WRITES if t in args.targets]
+        plan = [ceiling, *((t, base, app_requests[t]) for t in reads),
+                *([insert_one] if writes else []),
+                *((t, base, app_requests[t]) for t in writes)]  # fmt: skip
         # The ceiling again at the end: the ratios use the mean of both, and the difference
         # between them shows how much the machine drifted during the configuration.
         plan.append(("ceiling, again", bare_base, [Request("GET", "/")]))
@@ -573,8 +576,10 @@ def checks(configs: list[Configuration], connections: int) -> list[Check]:
             p, s = pg.get(name), lite.get(name)
             if not p or not s:
                 continue
-            ratio_p = p.vs_insert if name == "quiz submission" else p.vs_ceiling
-            ratio_s = s.vs_insert if name == "quiz submission" else s.vs_ceiling
+            # Writes are compared with the bare insert on their own database, reads with the
+            # ceiling (the ratios the targets use).
+            ratio_p = p.vs_insert if name in WRITES else p.vs_ceiling
+            ratio_s = s.vs_insert if name in WRITES else s.vs_ceiling
             if ratio_p is None or not ratio_s:
                 continue
             relative = ratio_p / ratio_s
@@ -686,6 +691,9 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=None,
                         help="learners to rotate over (as many as connections; 16 with --quick)")  # fmt: skip
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--targets", nargs="+", choices=(*READS, *WRITES),
+                        default=[*READS, *WRITES],
+                        help="what to measure besides the ceiling (all; the bare insert with any write)")  # fmt: skip
     parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"),
                         default=["sqlite", "postgresql"])  # fmt: skip
     parser.add_argument("--postgres-url", default=os.environ.get(
@@ -721,11 +729,12 @@ def main() -> None:
     if not databases:
         raise SystemExit("bench: nothing left to measure")
     runs = len(databases) * len(args.workers)
-    per_config = 9 * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
+    runs_each = 2 + len(args.targets) + any(t in WRITES for t in args.targets)
+    per_config = runs_each * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
     print(
         f"bench: {runs} configuration{'s' if runs != 1 else ''} ({' and '.join(databases)}; "
         f"workers: {' and '.join(map(str, args.workers))}), "
-        f"9 runs each, {args.warmup:g} s warm-up + {args.seconds:g} s: about "
+        f"{runs_each} runs each, {args.warmup:g} s warm-up + {args.seconds:g} s: about "
         f"{runs * per_config / 60:.1f} minutes on a quiet machine. Load average now: "
         f"{os.getloadavg()[0]:.1f}",
         flush=True,
