@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -281,9 +282,20 @@ def test_a_postgres_restart_costs_no_read(postgres_database: str) -> None:
 # connection in libpq's pipeline mode: each must get its own answer, and its own error.
 
 
-def test_pipelined_reads_each_get_their_own_rows(postgres_database: str) -> None:
+@pytest.fixture
+def pipelined(postgres_database: str) -> Iterator[tuple[Engine, LoopReader]]:
+    """A PostgreSQL engine and a loop reader with one connection (every read shares it)."""
     engine = make_engine(postgres_database)
     reader = LoopReader(engine, connections=1)
+    try:
+        yield engine, reader
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_pipelined_reads_each_get_their_own_rows(pipelined: tuple[Engine, LoopReader]) -> None:
+    _engine, reader = pipelined
     echo = PreparedQuery(
         select(
             bindparam("n", type_=BigInteger).label("n"),
@@ -301,18 +313,13 @@ def test_pipelined_reads_each_get_their_own_rows(postgres_database: str) -> None
             *(reader.rows(echo, {"n": n * 10**n, "word": f"w{n}ñ"}) for n in range(12))
         )
 
-    try:
-        results = run(many())
-        assert results == [[(n * 10**n, f"pct 100% w{n}ñ")] for n in range(12)]
-        assert len(reader._open) == 1  # all on the one connection
-    finally:
-        reader.close_now()
-        engine.dispose()
+    results = run(many())
+    assert results == [[(n * 10**n, f"pct 100% w{n}ñ")] for n in range(12)]
+    assert len(reader._open) == 1  # all on the one connection
 
 
-def test_an_error_in_a_pipeline_ends_only_that_read(postgres_database: str) -> None:
-    engine = make_engine(postgres_database)
-    reader = LoopReader(engine, connections=1)
+def test_an_error_in_a_pipeline_ends_only_that_read(pipelined: tuple[Engine, LoopReader]) -> None:
+    _engine, reader = pipelined
     divide = PreparedQuery(
         select((bindparam("a", type_=Integer) / bindparam("b", type_=Integer)).label("q"))
     )
@@ -338,31 +345,28 @@ def test_an_error_in_a_pipeline_ends_only_that_read(postgres_database: str) -> N
             return_exceptions=True,
         )
 
-    try:
-        first, by_zero, no_table, last = run(mixed())
-        assert first == [(2,)]
-        assert last == [(4,)]
-        assert isinstance(by_zero, DBAPIError)
-        assert "division by zero" in str(by_zero)
-        assert isinstance(no_table, DBAPIError)
-        assert "no_such_table" in str(no_table)
-        assert not by_zero.connection_invalidated
-        # A statement that failed to prepare is prepared again next time, and fails again.
-        with pytest.raises(DBAPIError):
-            run(reader.rows(missing, {}))
-        assert run(reader.rows(divide, {"a": 9, "b": 3})) == [(3,)]
-        by_zero, one = run(skipped_while_prepared())
-        assert isinstance(by_zero, DBAPIError)
-        assert one == [(2,)]
-        assert run(reader.rows(plus, {"n": 41})) == [(42,)]
-    finally:
-        reader.close_now()
-        engine.dispose()
+    first, by_zero, no_table, last = run(mixed())
+    assert first == [(2,)]
+    assert last == [(4,)]
+    assert isinstance(by_zero, DBAPIError)
+    assert "division by zero" in str(by_zero)
+    assert isinstance(no_table, DBAPIError)
+    assert "no_such_table" in str(no_table)
+    assert not by_zero.connection_invalidated
+    # A statement that failed to prepare is prepared again next time, and fails again.
+    with pytest.raises(DBAPIError):
+        run(reader.rows(missing, {}))
+    assert run(reader.rows(divide, {"a": 9, "b": 3})) == [(3,)]
+    by_zero, one = run(skipped_while_prepared())
+    assert isinstance(by_zero, DBAPIError)
+    assert one == [(2,)]
+    assert run(reader.rows(plus, {"n": 41})) == [(42,)]
 
 
-def test_a_request_cancelled_mid_read_leaves_the_pipeline_in_step(postgres_database: str) -> None:
-    engine = make_engine(postgres_database)
-    reader = LoopReader(engine, connections=1)
+def test_a_request_cancelled_mid_read_leaves_the_pipeline_in_step(
+    pipelined: tuple[Engine, LoopReader],
+) -> None:
+    _engine, reader = pipelined
     slow = PreparedQuery(
         select(bindparam("n", type_=Integer).label("n"), func.pg_sleep(bindparam("s", type_=Float)))
     )
@@ -375,20 +379,15 @@ def test_a_request_cancelled_mid_read_leaves_the_pipeline_in_step(postgres_datab
         after = await reader.rows(slow, {"n": 3, "s": 0.0})
         return [await behind, after]
 
-    try:
-        behind, after = run(scenario())
-        assert behind[0][0] == 2
-        assert after[0][0] == 3
-    finally:
-        reader.close_now()
-        engine.dispose()
+    behind, after = run(scenario())
+    assert behind[0][0] == 2
+    assert after[0][0] == 3
 
 
 def test_a_read_lost_with_its_connection_is_read_again_on_a_new_one(
-    postgres_database: str,
+    pipelined: tuple[Engine, LoopReader],
 ) -> None:
-    engine = make_engine(postgres_database)
-    reader = LoopReader(engine, connections=1)
+    engine, reader = pipelined
     slow = PreparedQuery(
         select(
             func.pg_sleep(bindparam("s", type_=Float)).label("slept"),
@@ -406,20 +405,15 @@ def test_a_read_lost_with_its_connection_is_read_again_on_a_new_one(
         ((_, second),) = await waiting
         return first, second
 
-    try:
-        first, second = run(scenario())
-        # A read has no effects: the one lost in flight was asked again of a new backend.
-        assert first != second
-    finally:
-        reader.close_now()
-        engine.dispose()
+    first, second = run(scenario())
+    # A read has no effects: the one lost in flight was asked again of a new backend.
+    assert first != second
 
 
 def test_a_new_connection_lost_mid_read_is_an_invalidated_connection_error(
-    postgres_database: str,
+    pipelined: tuple[Engine, LoopReader],
 ) -> None:
-    engine = make_engine(postgres_database)
-    reader = LoopReader(engine, connections=1)
+    engine, reader = pipelined
     slow = PreparedQuery(select(func.pg_sleep(bindparam("s", type_=Float)).label("slept")))
 
     async def scenario() -> Any:
@@ -437,15 +431,11 @@ def test_a_new_connection_lost_mid_read_is_an_invalidated_connection_error(
         assert ended == [(True,)]
         return (await asyncio.gather(waiting, return_exceptions=True))[0]
 
-    try:
-        started = time.perf_counter()
-        lost = run(scenario())
-        assert time.perf_counter() - started < 4  # not left waiting for the 5 s read
-        # A connection that never answered is not trusted with the read again: the server
-        # may be refusing it. It fails as SQLAlchemy's disconnect does; the next read works.
-        assert isinstance(lost, DBAPIError)
-        assert lost.connection_invalidated
-        assert run(reader.rows(slow, {"s": 0.0})) == [("",)]
-    finally:
-        reader.close_now()
-        engine.dispose()
+    started = time.perf_counter()
+    lost = run(scenario())
+    assert time.perf_counter() - started < 4  # not left waiting for the 5 s read
+    # A connection that never answered is not trusted with the read again: the server
+    # may be refusing it. It fails as SQLAlchemy's disconnect does; the next read works.
+    assert isinstance(lost, DBAPIError)
+    assert lost.connection_invalidated
+    assert run(reader.rows(slow, {"s": 0.0})) == [("",)]
