@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,19 @@ def serve_env(monkeypatch: pytest.MonkeyPatch, database_url: str, courses_dir: P
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@contextmanager
+def serving() -> Iterator[tuple[Any, TestClient]]:
+    """What `ecampus serve` runs (cli.serve_app), started in a test client; the collector
+    is left on and unfrozen afterwards, whatever happened."""
+    try:
+        app = cli.serve_app()
+        with TestClient(app) as client:
+            yield app, client
+    finally:
+        gc.unfreeze()
+        gc.enable()
 
 
 @pytest.mark.usefixtures("serve_env")
@@ -202,16 +217,11 @@ def test_a_request_waits_for_the_router_it_needs(settings: Settings, held: threa
 
 @pytest.mark.usefixtures("serve_env")
 def test_serve_imports_the_later_routers_after_the_start() -> None:
-    try:
-        app = cli.serve_app()
-        with TestClient(app) as client:
-            assert client.get("/healthz").status_code == 200
-            assert client.get("/login").status_code == 200  # waits for them
-            assert app.state.later_routers.ready
-            assert gc.freeze in app.state.later_routers.on_ready  # what they made, frozen too
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    with serving() as (app, client):
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/login").status_code == 200  # waits for them
+        assert app.state.later_routers.ready
+        assert gc.freeze in app.state.later_routers.on_ready  # what they made, frozen too
 
 
 @pytest.mark.usefixtures("serve_env")
@@ -222,14 +232,9 @@ def test_serve_has_the_courses_parsed_beside_it_when_the_cache_is_not_current(
     get_settings.cache_clear()
     counts = []
     for _start in range(2):
-        try:
-            app = cli.serve_app()
-            with TestClient(app) as client:
-                assert app.state.catalogue.from_cache  # written by the process beside it
-                counts.append(client.get("/healthz").json()["courses"])
-        finally:
-            gc.unfreeze()
-            gc.enable()
+        with serving() as (app, client):
+            assert app.state.catalogue.from_cache  # written by the process beside it
+            counts.append(client.get("/healthz").json()["courses"])
     assert counts[0] == counts[1] > 0
     # That process parses only when the cache does not look current.
     from ecampus.courses.cache import fill
@@ -270,15 +275,10 @@ def test_a_failed_filling_process_only_costs_the_parse(
         "Popen",
         lambda _args, **kwargs: popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs),
     )
-    try:
-        app = cli.serve_app()
-        with TestClient(app) as client:
-            assert not app.state.catalogue.from_cache  # parsed by the start itself
-            assert client.get("/healthz").json()["courses"] > 0
-            assert client.get("/courses/demo-course").status_code == 200
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    with serving() as (app, client):
+        assert not app.state.catalogue.from_cache  # parsed by the start itself
+        assert client.get("/healthz").json()["courses"] > 0
+        assert client.get("/courses/demo-course").status_code == 200
 
 
 def test_serve_asks_glibc_for_two_malloc_arenas_unless_told(
