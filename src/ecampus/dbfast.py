@@ -582,6 +582,7 @@ class _Pipe:
         self._watching = False
         self._syncing = False
         self.fd = self.pgconn.socket
+        self.encrypted = bool(self.pgconn.ssl_in_use)
         self.pgconn.nonblocking = 1
         self.pgconn.enter_pipeline_mode()
         loop.add_reader(self.fd, self._readable)
@@ -659,48 +660,61 @@ class _Pipe:
 
     def _readable(self) -> None:
         from psycopg import pq
-        from psycopg.errors import error_from_result
 
         pgconn = self.pgconn
         try:
-            pgconn.consume_input()
-            nothing = 0
-            while self.sent and not pgconn.is_busy():
-                result = pgconn.get_result()
-                if result is None:  # between one statement's results and the next
-                    nothing += 1
-                    if nothing > 1:
-                        break
-                    continue
-                nothing = 0
-                status = result.status
-                head = self.sent[0]
-                if isinstance(head, _Sync):
-                    if status != pq.ExecStatus.PIPELINE_SYNC:
-                        raise pgconn_error(pgconn, "PostgreSQL answered out of order")
-                    self.sent.popleft()
-                    self.progress = self.loop.time()
-                    for pending in head.batch:
-                        self._settle(pending)
-                    continue
-                if status == pq.ExecStatus.COMMAND_OK and head.expect == 2:
-                    head.prepared = True
-                elif status == pq.ExecStatus.TUPLES_OK:
-                    tx = self.transformer
-                    tx.set_pgresult(result)
-                    head.rows = tx.load_rows(0, result.ntuples, tuple)
-                    head.described = _Described(result)
-                elif status == pq.ExecStatus.FATAL_ERROR and head.error is None:
-                    head.error = error_from_result(result, encoding=self.transformer.encoding)
-                elif status == pq.ExecStatus.PIPELINE_ABORTED:
-                    head.aborted = True
-                head.expect -= 1
-                if head.expect <= 0:
-                    self.sent.popleft()
+            # Over TLS, part of a record read from the socket may stay decrypted inside
+            # OpenSSL, where the event loop cannot see it (the socket is not readable
+            # again): while answers are still awaited, read once more, which takes it.
+            for _ in range(2 if self.encrypted else 1):
+                pgconn.consume_input()
+                self._results()
+                if not (self.sent and pgconn.is_busy()):
+                    break
             if pgconn.status != pq.ConnStatus.OK:
                 raise pgconn_error(pgconn)
         except Exception as exc:
             self._break(exc)
+
+    def _results(self) -> None:
+        """Hand the results libpq has whole to the reads they answer, in order."""
+        from psycopg import pq
+        from psycopg.errors import error_from_result
+
+        pgconn = self.pgconn
+        nothing = 0
+        while self.sent and not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:  # between one statement's results and the next
+                nothing += 1
+                if nothing > 1:
+                    break
+                continue
+            nothing = 0
+            status = result.status
+            head = self.sent[0]
+            if isinstance(head, _Sync):
+                if status != pq.ExecStatus.PIPELINE_SYNC:
+                    raise pgconn_error(pgconn, "PostgreSQL answered out of order")
+                self.sent.popleft()
+                self.progress = self.loop.time()
+                for pending in head.batch:
+                    self._settle(pending)
+                continue
+            if status == pq.ExecStatus.COMMAND_OK and head.expect == 2:
+                head.prepared = True
+            elif status == pq.ExecStatus.TUPLES_OK:
+                tx = self.transformer
+                tx.set_pgresult(result)
+                head.rows = tx.load_rows(0, result.ntuples, tuple)
+                head.described = _Described(result)
+            elif status == pq.ExecStatus.FATAL_ERROR and head.error is None:
+                head.error = error_from_result(result, encoding=self.transformer.encoding)
+            elif status == pq.ExecStatus.PIPELINE_ABORTED:
+                head.aborted = True
+            head.expect -= 1
+            if head.expect <= 0:
+                self.sent.popleft()
 
     def _settle(self, pending: _Pending) -> None:
         if pending.new_statement is not None and not pending.prepared:

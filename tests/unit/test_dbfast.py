@@ -439,3 +439,21 @@ def test_a_new_connection_lost_mid_read_is_an_invalidated_connection_error(
     assert isinstance(lost, DBAPIError)
     assert lost.connection_invalidated
     assert run(reader.rows(slow, {"s": 0.0})) == [("",)]
+
+
+def test_over_tls_each_wake_up_reads_twice_and_answers_the_same(
+    pipelined: tuple[Engine, LoopReader],
+) -> None:
+    # This machine's PostgreSQL has no TLS: the second read each wake-up makes on an
+    # encrypted connection is exercised on a plain one (it then finds nothing more).
+    _engine, reader = pipelined
+    echo = PreparedQuery(select(bindparam("n", type_=Integer).label("n")))
+
+    async def scenario() -> list[Any]:
+        await reader.rows(echo, {"n": 0})
+        [pipe] = reader._open
+        assert pipe.encrypted is False
+        pipe.encrypted = True
+        return await asyncio.gather(*(reader.rows(echo, {"n": n}) for n in range(20)))
+
+    assert run(scenario()) == [[(n,)] for n in range(20)]
