@@ -212,31 +212,54 @@ def record_versions(engine: Engine, courses: Iterable[CourseContent]) -> list[Co
                 candidate = (loaded_at, row_id or 0, version)
                 if course_id not in latest or candidate[:2] > latest[course_id][:2]:
                     latest[course_id] = candidate
-        for course in courses:
-            known = latest.get(course.id)
-            if known is not None and known[2] == course.version:
-                continue
-            seen = session.exec(
-                select(CourseVersion).where(
-                    CourseVersion.course_id == course.id, CourseVersion.version == course.version
-                )
-            ).first()
-            if seen is not None:
-                seen.loaded_at = now  # back to an older version: it is the current one again
-                session.add(seen)
-            else:
-                session.add(
-                    CourseVersion(
-                        course_id=course.id,
-                        version=course.version,
-                        title=course.title,
-                        item_ids=" ".join(course.order),
-                        loaded_at=now,
-                    )
-                )
+        todo = [c for c in courses if not (c.id in latest and latest[c.id][2] == c.version)]
+        if not todo:
+            return changed
+        # All in one transaction (a first start records every course: one commit, not one
+        # each); if another app process recorded one of them first, one by one.
+        for course in todo:
+            _stage_version(session, course, latest.get(course.id), now)
+        try:
+            session.commit()
+            return todo
+        except IntegrityError:
+            session.rollback()
+        for course in todo:
+            _stage_version(session, course, latest.get(course.id), now)
             try:
                 session.commit()
                 changed.append(course)
             except IntegrityError:  # another app process recorded it first
                 session.rollback()
     return changed
+
+
+def _stage_version(
+    session: Session,
+    course: CourseContent,
+    known: tuple[datetime, int, str] | None,
+    now: datetime,
+) -> None:
+    """Add the course's version to the session, or mark an older one current again."""
+    seen = (
+        None  # no version of it at all: nothing to look up
+        if known is None
+        else session.exec(
+            select(CourseVersion).where(
+                CourseVersion.course_id == course.id, CourseVersion.version == course.version
+            )
+        ).first()
+    )
+    if seen is not None:
+        seen.loaded_at = now  # back to an older version: it is the current one again
+        session.add(seen)
+        return
+    session.add(
+        CourseVersion(
+            course_id=course.id,
+            version=course.version,
+            title=course.title,
+            item_ids=" ".join(course.order),
+            loaded_at=now,
+        )
+    )
