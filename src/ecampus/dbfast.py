@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.pool import StaticPool
 
 Processor = Callable[[Any], Any]
@@ -166,14 +166,7 @@ class PreparedQuery:
                 # As SQLAlchemy does on a disconnect: this connection and the pool's older
                 # ones are replaced, so the next requests reconnect by themselves.
                 engine.pool._invalidate(fairy, exc)
-            raise DBAPIError.instance(
-                plan.sql,
-                values,
-                exc,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnect,
-                dialect=dialect,
-            ) from exc
+            raise _driver_error(plan, values, exc, dialect, invalidated=disconnect) from exc
         finally:
             fairy.close()
         return _processed(processors, raw)
@@ -193,20 +186,28 @@ class PreparedQuery:
             processors = plan.processors_for(dialect, cursor)
         except dialect.loaded_dbapi.Error as exc:
             disconnect = dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
-            error = DBAPIError.instance(
-                plan.sql,
-                values,
-                exc,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=disconnect,
-                dialect=dialect,
-            )
+            error = _driver_error(plan, values, exc, dialect, invalidated=disconnect)
             if disconnect:  # as SQLAlchemy does: this connection (and the pool) is replaced
                 connection.invalidate(error)
             raise error from exc
         finally:
             cursor.close()
         return _processed(processors, rows)
+
+
+def _driver_error(
+    plan: _Plan, values: Any, exc: Exception, dialect: Dialect, *, invalidated: bool = False
+) -> StatementError:
+    """A driver's error as SQLAlchemy's own (DBAPIError.instance): the app's 503 handling
+    and tests see the same exceptions whichever way the statement ran."""
+    return DBAPIError.instance(
+        plan.sql,
+        values,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=invalidated,
+        dialect=dialect,
+    )
 
 
 def _processed(
@@ -350,9 +351,9 @@ class LoopReader:
             if "locked" in message or "busy" in message:
                 raise ReaderBusy(str(exc)) from exc
             self.close_now()  # e.g. the file was replaced: open it again next time
-            raise DBAPIError.instance(plan.sql, values, exc, dbapi.Error, dialect=dialect) from exc
+            raise _driver_error(plan, values, exc, dialect) from exc
         except dbapi.Error as exc:
-            raise DBAPIError.instance(plan.sql, values, exc, dbapi.Error, dialect=dialect) from exc
+            raise _driver_error(plan, values, exc, dialect) from exc
         return _processed(processors, raw)
 
     # PostgreSQL: awaited, on a few pipelined connections of its own (_Pipe).
@@ -376,14 +377,7 @@ class LoopReader:
                 broken = pipe.broken is not None
                 if broken and served:
                     continue  # it had served before: a restarted server; once more, anew
-                raise DBAPIError.instance(
-                    plan.sql,
-                    values,
-                    exc,
-                    psycopg.Error,
-                    connection_invalidated=broken,
-                    dialect=dialect,
-                ) from exc
+                raise _driver_error(plan, values, exc, dialect, invalidated=broken) from exc
             return _processed(plan.processors_for(dialect, described), raw)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -400,7 +394,7 @@ class LoopReader:
         now = loop.time()
         spare: _Pipe | None = None
         for pipe in self._open:
-            if not isinstance(pipe, _Pipe) or pipe.stalled(now, self.wait):
+            if not isinstance(pipe, _Pipe) or pipe.stalled(now):
                 continue
             if len(pipe.waiting) < self.DEPTH:
                 return pipe
@@ -409,7 +403,7 @@ class LoopReader:
         if len(self._open) < self.size:
             if self._connecting is None:
                 self._connecting = loop.create_task(self._connect())
-                self._connecting.add_done_callback(_forget_failure)
+                self._connecting.add_done_callback(forget_outcome)
             if spare is None:
                 return await asyncio.shield(self._connecting)
         if spare is not None:
@@ -449,24 +443,20 @@ class LoopReader:
 
 
 def _finish_all(connections: list[Any]) -> None:
+    # Pipes (PostgreSQL), SQLite's connection, and placeholders for pipes still connecting.
     for connection in list(connections):
-        if isinstance(connection, _Pipe):
-            connection.close()
-            continue
-        pgconn = getattr(connection, "pgconn", None)
         try:
-            if pgconn is not None:  # psycopg: end it without awaiting anything
-                pgconn.finish()
-            elif hasattr(connection, "close"):
+            if hasattr(connection, "close"):
                 connection.close()
         except Exception:  # noqa: S110 - closing for good: nothing more to do
             pass
     connections.clear()
 
 
-def _forget_failure(task: asyncio.Task[Any]) -> None:
-    # A connection attempt nobody awaited any more (the read went to an open pipe): its
-    # failure is seen again by the next attempt, not logged as never retrieved.
+def forget_outcome(task: asyncio.Future[Any]) -> None:
+    """A done-callback for a task whose failure nobody may await (a connection attempt
+    whose read went to an open pipe, a read whose page no longer needs it): its error is
+    retrieved, not logged by asyncio as never retrieved."""
     if not task.cancelled():
         task.exception()
 
@@ -587,8 +577,9 @@ class _Pipe:
         self.pgconn.enter_pipeline_mode()
         loop.add_reader(self.fd, self._readable)
 
-    def stalled(self, now: float, wait: float) -> bool:
-        return bool(self.waiting) and now - self.progress > wait
+    def stalled(self, now: float) -> bool:
+        """Reads are waiting and none has been answered for longer than `wait`."""
+        return bool(self.waiting) and now - self.progress > self.wait
 
     async def rows(self, sql: bytes, values: list[Any]) -> tuple[list[tuple[Any, ...]], Any]:
         from psycopg.adapt import PyFormat
@@ -748,7 +739,7 @@ class _Pipe:
         self._watching = False
         if self.broken is not None or len(self.waiting) < 2:
             return
-        if self.stalled(self.loop.time(), self.wait):
+        if self.stalled(self.loop.time()):
             for pending in list(self.waiting)[1:]:
                 if not pending.future.done():
                     pending.future.set_exception(ReaderBusy("held up behind a slow read"))

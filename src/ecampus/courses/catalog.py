@@ -214,7 +214,7 @@ def record_versions(engine: Engine, courses: Iterable[CourseContent]) -> list[Co
                     latest[course_id] = candidate
         todo = [c for c in courses if not (c.id in latest and latest[c.id][2] == c.version)]
         if not todo:
-            return changed
+            return []
         # All in one transaction (a first start records every course: one commit, not one
         # each); if another app process recorded one of them first, one by one.
         for course in todo:

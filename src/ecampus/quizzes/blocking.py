@@ -131,9 +131,10 @@ def blocking_quiz(
     if not _may_block(course, progress):
         return None
     if isinstance(db, Engine):
-        used, granted = counts_by_quiz(db, user_id=user_id, course_id=course.id)
+        counts = counts_by_quiz(db, user_id=user_id, course_id=course.id)
     else:
-        used = attempts_by_quiz(db, user_id=user_id, course_id=course.id)
-        granted = grants_by_quiz(db, user_id=user_id, course_id=course.id)
-    stuck = exhausted(course, progress, used, granted)
-    return stuck[0] if stuck else None
+        counts = (
+            attempts_by_quiz(db, user_id=user_id, course_id=course.id),
+            grants_by_quiz(db, user_id=user_id, course_id=course.id),
+        )
+    return blocking_from_counts(course, progress, counts)

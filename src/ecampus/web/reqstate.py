@@ -13,15 +13,16 @@ from starlette.requests import HTTPConnection
 
 
 def state_dict(request: HTTPConnection) -> dict[str, Any]:
+    """The dict `request.state` wraps (made as Starlette makes it, if it is not yet)."""
     state: dict[str, Any] = request.scope.setdefault("state", {})
     return state
 
 
 def state_value(request: HTTPConnection, name: str, default: Any = None) -> Any:
     """`getattr(request.state, name, default)`."""
-    return request.scope.setdefault("state", {}).get(name, default)
+    return state_dict(request).get(name, default)
 
 
 def state_has(request: HTTPConnection, name: str) -> bool:
     """`hasattr(request.state, name)`."""
-    return name in request.scope.setdefault("state", {})
+    return name in state_dict(request)

@@ -16,7 +16,7 @@ from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.dbfast import LoopReader, ReaderBusy
+from ecampus.dbfast import LoopReader, ReaderBusy, forget_outcome
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
@@ -223,7 +223,7 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
         counts = asyncio.ensure_future(
             blocking.counts_on_loop(reader, user_id=claims.user_id, course_id=found.id)
         )
-        counts.add_done_callback(_seen)
+        counts.add_done_callback(forget_outcome)
     read = await state_on_loop(request, claims, found)
     if read is None:
         _drop(counts)
@@ -253,12 +253,6 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
                     _course_extras, app, course, principal, state
                 )
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
-
-
-def _seen(task: asyncio.Future[Any]) -> None:
-    # A read whose answer nobody waits for any more: its error, if any, is not news.
-    if not task.cancelled():
-        task.exception()
 
 
 def _drop(task: asyncio.Future[Any] | None) -> None:
