@@ -10,6 +10,9 @@ CPU cost. With --wall every thread is sampled, idle ones too: where requests wai
     python bench/profile.py [--targets "lesson page" catalogue] [--seconds 12] [--wall]
                             [--database-url postgresql://...]  (needs wrk and py-spy)
 
+BENCH_SPY_NATIVE=1 adds C frames (py-spy --native: the garbage collector, system calls),
+slowing the server down several times while it samples.
+
 py-spy needs the right to read another process's memory (root, or ptrace_scope 0).
 """
 
@@ -166,6 +169,7 @@ def main() -> None:
                 suite.wrk(base, requests, 2, args.connections, folder)  # warm-up
                 raw = folder / f"{target.replace(' ', '-')}.txt"
                 mode = ["--idle"] if args.wall else ["--gil"]
+                mode += ["--native"] if os.environ.get("BENCH_SPY_NATIVE") else []
                 sampler = subprocess.Popen(
                     [spy, "record", *mode, "--rate", str(args.rate), "--duration",
                      str(args.seconds), "--format", "raw", "--output", str(raw),

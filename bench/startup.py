@@ -281,9 +281,13 @@ def table(results: list[Result], args: argparse.Namespace, seconds: float) -> st
                 f"{r.learner_s:.2f} s were the learner's registration, sign-in (an argon2 "
                 f"hash and its check) and {ENROLLED} enrolments, after /healthz."
             )
-    worst_start = max(
-        (s.lesson_s for r in results for s in ([r.first] if r.first else []) + r.restarts),
-        default=0.0,
+    starts = [(r, s) for r in results for s in ([r.first] if r.first else []) + r.restarts]
+    # The first answer is the server's first 200 (/healthz). The slowest first lesson page is
+    # held to the same line once the bench's own set-up on a first start (registering the
+    # learner, signing in, enrolling: client work between the two) is taken out of it.
+    worst_start = max((s.healthz_s for _r, s in starts), default=0.0)
+    worst_lesson = max(
+        (s.lesson_s - (r.learner_s if s is r.first else 0.0) for r, s in starts), default=0.0
     )
     worst_rss = max((r.warm_hwm_mb for r in results), default=0.0)
     worst_cpu = max((s.cpu_s for r in results for s in r.restarts), default=0.0)
@@ -294,8 +298,11 @@ def table(results: list[Result], args: argparse.Namespace, seconds: float) -> st
             f"restart (at most {worst_cpu:.2f} s) is what the start costs."
         )
     lines.append(
-        f"Targets: first answer ≤ {FIRST_ANSWER_TARGET_S:g} s — slowest lesson page "
+        f"Targets: first answer ≤ {FIRST_ANSWER_TARGET_S:g} s — slowest /healthz "
         f"{worst_start:.2f} s, {'met' if worst_start <= FIRST_ANSWER_TARGET_S else 'NOT met'}; "
+        f"first lesson page, the bench's registration and sign-in taken out, slowest "
+        f"{worst_lesson:.2f} s, "
+        f"{'met' if worst_lesson <= FIRST_ANSWER_TARGET_S else 'NOT met'}; "
         f"one worker < {RSS_TARGET_MB:g} MB — highest peak {worst_rss:.0f} MB, "
         f"{'met' if worst_rss < RSS_TARGET_MB else 'NOT met'}."
     )
