@@ -5,6 +5,7 @@ last_activity_at column."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from ecampus.accounts.models import Role
 from ecampus.reports import programmes
@@ -259,3 +261,48 @@ def test_programme_page(bundled_client: TestClient) -> None:
     assert refused.status_code == 422
     cohorts_page = client.get("/coordinator/cohorts")
     assert f'href="/coordinator/programmes?cohort={COHORT}"' in cohorts_page.text
+
+
+def test_one_programme_counts_as_several_do(bundled_client: TestClient) -> None:
+    """One programme's participants are grouped by learner alone, several programmes'
+    through the programme → course join (programmes.programme_rows): the same rows, in the
+    same order, whichever way a programme is counted."""
+    client = bundled_client
+    setup_programme(client)
+    catalogue = client.app.state.catalogue  # type: ignore[attr-defined]
+    programme = catalogue.programmes[PROGRAMME]
+    # Another programme of two of its courses, sorted before it.
+    other = dataclasses.replace(programme, id=f"a-{PROGRAMME}", courses=(COURSES[1], COURSES[0]))
+    courses = dict(catalogue.courses)
+
+    def rows(*counted: Any, **filters: str) -> list[dict[str, Any]]:
+        with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            return list(
+                programmes.programme_rows(
+                    session,
+                    programmes=counted,
+                    courses=courses,
+                    filters=programmes.ProgrammeFilters(**filters),
+                )
+            )
+
+    for filters in ({}, {"cohort": COHORT}, {"country": "GT"}):
+        one = rows(programme, **filters)
+        both = rows(other, programme, **filters)
+        assert one, filters
+        assert [r for r in both if r["programme"] == PROGRAMME] == one, filters
+        assert [r["programme"] for r in both] == sorted(r["programme"] for r in both)
+        assert rows(other, programme, programme=PROGRAMME, **filters) == one, filters
+        assert rows(other, programme, programme=other.id, **filters) == [
+            r for r in both if r["programme"] == other.id
+        ], filters
+    by_name = {r["learner"]: r for r in rows(other, programme) if r["programme"] == other.id}
+    assert {k: by_name["=Beto Núñez"][k] for k in
+            ("courses_completed", "courses_total", "hours_completed", "hours_total", "status")} == {
+        "courses_completed": 1, "courses_total": 2, "hours_completed": 1.4, "hours_total": 2.6,
+        "status": "in_progress",
+    }  # fmt: skip
+    ana = by_name["Ana García"]
+    assert (ana["courses_completed"], ana["status"], ana["diploma"]) == (2, "completed", None)
+    assert ana["completed_at"] is not None
+    assert by_name["Darío Cú"]["status"] == "not_started"
