@@ -203,8 +203,8 @@ def create_app(settings: Settings | None = None, *, defer_routers: bool = False)
     )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionMiddleware, resolve=resolve_principal)
-    # Outermost: the lesson page, the hot path, and the other hot reads, without the
-    # layers inside (see fastpath).
+    # Outermost: the lesson page, the hot path, the other hot reads and the API's hot
+    # writes, without the layers inside (see fastpath).
     app.add_middleware(
         LessonFastPath,
         handler=html_learning.lesson_fast_path,
@@ -212,6 +212,10 @@ def create_app(settings: Settings | None = None, *, defer_routers: bool = False)
             (fastpath.CATALOGUE, html_learning.catalogue_fast_path),
             (fastpath.COURSE_PAGE, html_learning.course_fast_path),
             (fastpath.API_ITEM, api_courses.item_fast_path),
+        ),
+        writes=(
+            (fastpath.API_ATTEMPT, api_courses.attempt_fast_path),
+            (fastpath.API_COMPLETE, api_courses.complete_fast_path),
         ),
     )
 

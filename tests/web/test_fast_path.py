@@ -33,7 +33,7 @@ VARYING = {"date", "content-length", "set-cookie"}
 
 class Served:
     """Counts the requests the fast path answered itself (the lesson page and its other
-    routes: the course page, the signed-in catalogue, the JSON item)."""
+    routes: the course page, the signed-in catalogue, the JSON item; the API's hot writes)."""
 
     def __init__(self) -> None:
         self.answered = 0
@@ -54,9 +54,10 @@ def counting_client(settings: Settings) -> tuple[TestClient, Served]:
     for middleware in app.user_middleware:
         if middleware.cls is LessonFastPath:
             middleware.kwargs["handler"] = counting(middleware.kwargs["handler"])
-            middleware.kwargs["routes"] = tuple(
-                (pattern, counting(handler)) for pattern, handler in middleware.kwargs["routes"]
-            )
+            for kind in ("routes", "writes"):
+                middleware.kwargs[kind] = tuple(
+                    (pattern, counting(handler)) for pattern, handler in middleware.kwargs[kind]
+                )
     return TestClient(app), served
 
 

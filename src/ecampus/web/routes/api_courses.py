@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -30,12 +31,15 @@ from ecampus.web.deps import (
     MaybeUser,
     SessionDep,
     accept_session,
+    check_csrf_api,
     not_authenticated,
     principal_of,
     state_on_loop,
     token_claims,
     visible_course,
 )
+from ecampus.web.fastpath import handled
+from ecampus.web.inputguard import check_request_text
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 
@@ -357,6 +361,72 @@ async def submit_attempt(
         return await run_in_threadpool(
             _submit_attempt, request, claims, course_id, item_id, body.answers
         )
+
+
+_PROGRESS = TypeAdapter(ProgressOut)
+
+
+async def attempt_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
+    """`submit_attempt` for a caller with a token or the session cookie, called by
+    `web/fastpath.LessonFastPath` ahead of the router, with the same checks (the token, the
+    cookie's CSRF token, no unusable text, the body as `AttemptIn`) and the same bytes.
+    None, before anything is written, sends the request the normal way, which answers it
+    exactly as before; an error of the write itself is answered by the app's handlers."""
+    answers = await _fast_write_admitted(request, AttemptIn)
+    if answers is None:
+        return None
+    claims, body = answers
+    assert isinstance(body, AttemptIn)
+    try:
+        async with request.app.state.db_gate.slot():
+            result = await run_in_threadpool(
+                _submit_attempt, request, claims, course_id, item_id, body.answers
+            )
+    except Exception as exc:
+        return await handled(request, exc)
+    return Response(_DETAIL.dump_json(result), media_type="application/json")
+
+
+async def complete_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
+    """`complete_item` ahead of the router, as `attempt_fast_path`."""
+    admitted = await _fast_write_admitted(request, None)
+    if admitted is None:
+        return None
+    claims, _body = admitted
+    try:
+        async with request.app.state.db_gate.slot():
+            result = await run_in_threadpool(_complete_item, request, claims, course_id, item_id)
+    except Exception as exc:
+        return await handled(request, exc)
+    return Response(_PROGRESS.dump_json(result), media_type="application/json")
+
+
+async def _fast_write_admitted(
+    request: Request, model: type[BaseModel] | None
+) -> tuple[Claims, BaseModel | None] | None:
+    """The caller's claims and the body as `model` when the normal way's dependencies would
+    all let the request through to the route, else None."""
+    claims = token_claims(request)
+    if claims is None:
+        return None
+    try:
+        await check_csrf_api(request)
+        await check_request_text(request)
+        if model is None:
+            return claims, None
+        if not _is_json(request.headers.get("content-type", "")):
+            return None
+        return claims, model.model_validate(json.loads(await request.body()))
+    except Exception:  # the normal way answers it (403, 422...)
+        return None
+
+
+def _is_json(content_type: str) -> bool:
+    # FastAPI reads a body as JSON for application/json and application/*+json.
+    kind = content_type.partition(";")[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def _submit_attempt(
