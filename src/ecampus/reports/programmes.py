@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import Float, String
@@ -198,6 +198,20 @@ def programme_rows(
         _C.c.id, _C.c.code, func.rank().over(order_by=_C.c.code).label("place")
     ).subquery("cohorts")
     order: list[Any] = [part.c.programme] if len(plans) > 1 else []
+    # When a completed participant completed the programme: the diploma's date, else their
+    # last course's, chosen by the database, so only those rows' dates become datetimes
+    # here (23,000 at 100,000 enrolments, where reading both columns made 38,000).
+    courses_total: Any = (
+        literal(len(plans[0].hours))
+        if len(plans) == 1
+        else case(*((part.c.programme == p.programme.id, len(p.hours)) for p in plans))
+    )
+    finished = case(
+        (
+            or_(_CERT.c.code.is_not(None), part.c.courses_completed >= courses_total),
+            func.coalesce(_CERT.c.issued_at, part.c.last_completion),
+        )
+    )
     statement = (
         select(
             part.c.programme,
@@ -212,9 +226,8 @@ def programme_rows(
             part.c.hours_completed,
             part.c.started,
             part.c.last_activity_at,
-            part.c.last_completion,
+            finished,
             _CERT.c.code,
-            _CERT.c.issued_at,
         )
         .select_from(
             part.join(_U, _U.c.id == part.c.user_id)
@@ -233,15 +246,15 @@ def programme_rows(
     )
     # Read on the driver's cursor (queries.driver_columns: no per-row SQLAlchemy work; on
     # PostgreSQL a server-side cursor planned for every row, without JIT).
-    for columns in driver_columns(session, statement, datetimes=(11, 12, 14), batch=batch):
+    for columns in driver_columns(session, statement, datetimes=(11, 12), batch=batch):
         for row in zip(*columns, strict=True):
             plan = by_id[row[0]]
             total = len(plan.hours)
             completed_courses = int(row[8])
-            diploma, issued = row[13], row[14]
-            last_completion: datetime | None = row[12]
-            if diploma is not None or completed_courses >= total:
-                status, completed_at = "completed", issued or last_completion
+            diploma = row[13]
+            completed_at: datetime | None
+            if diploma is not None or completed_courses >= total:  # as `finished`
+                status, completed_at = "completed", row[12]
             else:
                 status = "in_progress" if row[10] else "not_started"
                 completed_at = None
