@@ -203,8 +203,8 @@ def create_app(settings: Settings | None = None, *, defer_routers: bool = False)
     )
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(SessionMiddleware, resolve=resolve_principal)
-    # Outermost: the lesson page, the hot path, the other hot reads and the API's hot
-    # writes, without the layers inside (see fastpath).
+    # Outermost: the lesson page, the hot path, the other hot reads and the hot writes,
+    # without the layers inside (see fastpath).
     app.add_middleware(
         LessonFastPath,
         handler=html_learning.lesson_fast_path,
@@ -216,6 +216,8 @@ def create_app(settings: Settings | None = None, *, defer_routers: bool = False)
         writes=(
             (fastpath.API_ATTEMPT, api_courses.attempt_fast_path),
             (fastpath.API_COMPLETE, api_courses.complete_fast_path),
+            (fastpath.PAGE_ATTEMPT, html_learning.attempt_fast_path),
+            (fastpath.PAGE_COMPLETE, html_learning.complete_fast_path),
         ),
     )
 

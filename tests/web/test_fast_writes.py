@@ -22,7 +22,7 @@ from ecampus.web.fastpath import API_ATTEMPT, WRITE_BODY_MAX, LessonFastPath
 from tests import factories
 from tests.aio import run
 from tests.web.test_api import KEY
-from tests.web.test_fast_path import VARYING, counting_client
+from tests.web.test_fast_path import VARYING, comparable, counting_client
 from tests.web.test_pages import COURSE, csrf, login
 
 API = f"/api/v1/courses/{COURSE}/items"
@@ -162,6 +162,73 @@ def test_a_busy_database_is_answered_alike_and_nothing_is_written(
         monkeypatch.undo()
         item = client.get(f"{QUIZ}", headers=auth).json()
         assert item["attempts_used"] == 0
+
+
+PAGE = f"/courses/{COURSE}/items"
+RIGHT = {"q1": "b", "q2": ["x", "z"], "q3": "true", "q4": "IGM", "q5": "7"}
+# (path, form without the CSRF token, whether to send the token): from a browser's pages.
+FORM_STEPS: list[tuple[str, dict[str, Any], bool]] = [
+    (f"{PAGE}/leccion-1/complete", {}, True),  # 303 to the next lesson
+    (f"{PAGE}/leccion-1/complete", {}, False),  # 403: no CSRF token
+    (f"{PAGE}/quiz-1/complete", {}, True),  # 409: a quiz is completed by passing it
+    (f"{PAGE}/leccion-1/attempts", {}, True),  # 409: a lesson
+    (f"{PAGE}/no-such-quiz/attempts", {}, True),  # 404
+    (f"{PAGE}/quiz-1/attempts", {"q1": "a"}, True),  # failed, with its explanation
+    (f"{PAGE}/quiz-1/attempts", {"q5": "siete"}, True),  # 422: an answer it cannot read
+    (f"{PAGE}/quiz-1/attempts", {"q4": "IGM\u0000"}, True),  # 422: a NUL
+    (f"{PAGE}/leccion-2/complete", {}, True),
+    (f"{PAGE}/leccion-3/complete", {}, True),
+    (f"{PAGE}/quiz-1/attempts", RIGHT, True),  # passed: the course and its certificate
+    (f"{PAGE}/quiz-1/attempts", RIGHT, True),  # the third and last attempt
+    (f"{PAGE}/quiz-1/attempts", RIGHT, True),  # 409: no attempts left
+]
+
+
+def run_form_steps(client: TestClient, served: Any, query: str) -> tuple[list[Any], list[int]]:
+    answers, fast = [], []
+    for path, form, with_token in FORM_STEPS:
+        token = csrf(client.get(f"/courses/{COURSE}/items/quiz-1").text) if with_token else None
+        data = {**form, **({"csrf_token": token} if token else {})}
+        before = served.answered
+        response = client.post(path + query, data=data, follow_redirects=False)
+        fast.append(served.answered - before)
+        status, body, headers = comparable(response)
+        # The certificate's code, the session's CSRF token and the key of the quiz's saved
+        # draft answers are the learner's own.
+        body = re.sub(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", "CODE", body)
+        body = re.sub(r'name="csrf-token" content="[^"]*"', "CSRF", body)
+        body = re.sub(r'data-draft="[^"]*"', "DRAFT", body)
+        answers.append((status, body, headers))
+    return answers, fast
+
+
+def test_the_page_forms_answer_the_same_either_way(settings: Settings) -> None:
+    client, served = counting_client(settings)
+    with client:
+        results = []
+        for query in ("", "?via=router"):
+            data = factories.register(client, full_name="Ana Learner")
+            login(client, data["email"], data["password"])
+            page = client.get(f"/courses/{COURSE}")
+            client.post(f"/courses/{COURSE}/enroll", data={"csrf_token": csrf(page.text)})
+            answers, fast = run_form_steps(client, served, query)
+            results.append(answers)
+            if query:
+                assert fast == [0] * len(FORM_STEPS)
+            else:
+                # The fast way answered the writes it could make, errors of the write
+                # included (an answer it cannot read, no attempts left), and left to the
+                # normal way what that refuses before its route (no CSRF token, a NUL) or
+                # in it before writing (the wrong kind of item, an unknown one).
+                assert fast == [1, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1]
+            client.cookies.clear()
+        fast_answers, normal_answers = results
+        assert [a[0] for a in fast_answers] == [
+            303, 403, 409, 409, 404, 200, 422, 422, 303, 303, 200, 200, 409,
+        ]  # fmt: skip
+        assert fast_answers[0][2]["location"] == f"/courses/{COURSE}/items/leccion-2"
+        assert fast_answers == normal_answers
+        assert "El IGM es la autoridad" in fast_answers[5][1]
 
 
 def test_a_declined_body_reaches_the_normal_way_whole() -> None:

@@ -14,14 +14,14 @@ The other hot reads go the same way (`routes`, wired in app.py): the course page
 catalogue for a signed-in browser, and the JSON item for a caller with a token
 (tests/web/test_fast_reads.py compares both ways for each).
 
-So do the API's hot writes (`writes`): a quiz attempt and a lesson done, POSTed with a token
-or the session cookie. FastAPI's dependency resolution, routing and body handling cost them
-three times their own work (bench/inprocess.py: 2.6 ms of CPU through the app against 0.63
-ms for the unit of work and its answer). Their body is read first (at most `WRITE_BODY_MAX`
-bytes, declared by Content-Length) and handed on again, unchanged, to the normal way when
-the handler declines; a handler declines only before it writes anything, and answers every
-error of the write itself through the app's own exception handlers
-(tests/web/test_fast_writes.py compares both ways).
+So do the hot writes (`writes`): a quiz attempt and a lesson done, POSTed to the API with a
+token or the session cookie, or from their page's form. FastAPI's dependency resolution,
+routing and body handling cost them three times their own work (bench/inprocess.py: 2.6 ms
+of CPU through the app against 0.63 ms for the unit of work and its answer). Their body is
+read first (at most `WRITE_BODY_MAX` bytes, declared by Content-Length) and handed on again,
+unchanged, to the normal way when the handler declines; a handler declines only before it
+writes anything, and answers every error of the write itself through the app's own
+exception handlers (tests/web/test_fast_writes.py compares both ways).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ COURSE_PAGE = re.compile(rf"/courses/{_ID}")
 API_ITEM = re.compile(rf"/api/v1/courses/{_ID}/items/{_ID}")
 API_ATTEMPT = re.compile(rf"/api/v1/courses/{_ID}/items/{_ID}/attempts")
 API_COMPLETE = re.compile(rf"/api/v1/courses/{_ID}/items/{_ID}/complete")
+PAGE_ATTEMPT = re.compile(rf"/courses/{_ID}/items/{_ID}/attempts")
+PAGE_COMPLETE = re.compile(rf"/courses/{_ID}/items/{_ID}/complete")
 # A hot write's body is a few answers: anything longer, or of no declared length, goes the
 # normal way (whose body limit answers it).
 WRITE_BODY_MAX = 64 * 1024
