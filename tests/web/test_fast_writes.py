@@ -5,6 +5,7 @@ the normal way with its body intact, and it never writes twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -162,6 +163,21 @@ def test_a_busy_database_is_answered_alike_and_nothing_is_written(
         monkeypatch.undo()
         item = client.get(f"{QUIZ}", headers=auth).json()
         assert item["attempts_used"] == 0
+
+
+def test_the_apps_own_body_limit_holds_either_way(settings: Settings) -> None:
+    small = dataclasses.replace(settings, max_body_bytes=2048)
+    client, served = counting_client(small)
+    with client:
+        auth = enrolled_token(client)
+        answers = {"answers": {"q1": "a" * 3000}}
+        served.answered = 0
+        fast = client.post(f"{QUIZ}/attempts", headers=auth, json=answers)
+        normal = client.post(f"{QUIZ}/attempts?via=router", headers=auth, json=answers)
+        assert served.answered == 0  # over the app's limit: the normal way's 413
+        assert fast.status_code == 413
+        assert answer(fast) == answer(normal)
+        assert client.get(QUIZ, headers=auth).json()["attempts_used"] == 0
 
 
 PAGE = f"/courses/{COURSE}/items"

@@ -127,13 +127,14 @@ class LessonFastPath:
 
 
 async def _small_body(scope: Scope, receive: Receive) -> list[Message] | None:
-    """The request body's messages, for a body of declared length up to WRITE_BODY_MAX;
-    None, reading nothing, for any other (the normal way answers it)."""
+    """The request body's messages, for a body of declared length up to WRITE_BODY_MAX (or
+    the app's lower limit); None, reading nothing, for any other (the normal way answers
+    it)."""
     declared = [v for name, v in scope["headers"] if name == b"content-length"]
     if len(declared) > 1 or (declared and not declared[0].isdigit()):
         return None
     length = int(declared[0]) if declared else 0
-    if length > WRITE_BODY_MAX or (not declared and _has_header(scope, b"transfer-encoding")):
+    if length > _body_limit(scope) or (not declared and _has_header(scope, b"transfer-encoding")):
         return None
     messages: list[Message] = []
     size = 0
@@ -145,6 +146,13 @@ async def _small_body(scope: Scope, receive: Receive) -> list[Message] | None:
         size += len(message.get("body", b""))
         if not message.get("more_body", False) or size > length:
             return messages
+
+
+def _body_limit(scope: Scope) -> int:
+    """WRITE_BODY_MAX, or the app's own body limit if lower (its 413 is the normal way's)."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    limit = getattr(settings, "max_body_bytes", None)
+    return min(WRITE_BODY_MAX, limit) if isinstance(limit, int) else WRITE_BODY_MAX
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
