@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -485,22 +486,38 @@ async def complete(course_id: str, item_id: str, request: Request, principal: Pa
 
 
 async def complete_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
-    """A lesson marked done from its page, ahead of the router (web/fastpath.py `writes`):
-    the caller, the language, the input guard and the form's CSRF token as the session and
-    language middlewares and the route's dependencies would have them; None, before
-    anything is written, sends the request the normal way (which then refuses it or
-    answers it as the route does). An error of the write is answered by the app's
-    handlers."""
+    """A lesson marked done from its page, ahead of the router (see `_form_fast_path`)."""
+
+    async def admit(
+        principal: Principal, course: CourseContent
+    ) -> Callable[[], Awaitable[Response]]:
+        item = items.lesson(course, item_id, page=True)
+        return lambda: _complete(request, principal, course, item)
+
+    return await _form_fast_path(request, course_id, admit)
+
+
+async def _form_fast_path(
+    request: Request,
+    course_id: str,
+    admit: Callable[[Principal, CourseContent], Awaitable[Callable[[], Awaitable[Response]]]],
+) -> Response | None:
+    """A page's form post ahead of the router (web/fastpath.py `writes`): the caller, the
+    language, the input guard and the form's CSRF token as the session and language
+    middlewares and the route's dependencies would have them, then what the route checks
+    before writing (`admit`, which gives the write). None, before anything is written,
+    sends the request the normal way (which then refuses it or answers it as the route
+    does). An error of the write is answered by the app's handlers."""
     principal = await _form_write_caller(request)
     if principal is None:
         return None
     try:
         course = visible_course(course_id, request, request.app.state.catalogue, principal)
-        item = items.lesson(course, item_id, page=True)
+        write = await admit(principal, course)
     except Exception:
         return None
     try:
-        return await _complete(request, principal, course, item)
+        return await write()
     except Exception as exc:
         return await handled(request, exc)
 
@@ -581,20 +598,16 @@ async def attempt(
 
 
 async def attempt_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
-    """A quiz's form posted from its page, ahead of the router, as `complete_fast_path`."""
-    principal = await _form_write_caller(request)
-    if principal is None:
-        return None
-    try:
-        course = visible_course(course_id, request, request.app.state.catalogue, principal)
+    """A quiz's form posted from its page, ahead of the router (see `_form_fast_path`)."""
+
+    async def admit(
+        principal: Principal, course: CourseContent
+    ) -> Callable[[], Awaitable[Response]]:
         item = items.quiz(course, item_id, page=True)
         answers = answers_from_form(item, await request.form())
-    except Exception:
-        return None
-    try:
-        return await _attempt(request, principal, course, item, answers)
-    except Exception as exc:
-        return await handled(request, exc)
+        return lambda: _attempt(request, principal, course, item, answers)
+
+    return await _form_fast_path(request, course_id, admit)
 
 
 async def _attempt(
