@@ -31,7 +31,8 @@ class UnusableText(Exception):
         self.message = message
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
+    """Whether FastAPI reads a body of this type as JSON (application/json, application/*+json)."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
@@ -51,7 +52,7 @@ async def _body_values(request: Request) -> Any:
         # Parsed already by FastAPI for routes that declare form fields (Starlette keeps it).
         form = await request.form()
         return {key: value for key, value in form.multi_items() if isinstance(value, str)}
-    if _is_json(content_type):
+    if is_json(content_type):
         body = await request.body()
         if not body:
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -39,7 +38,7 @@ from ecampus.web.deps import (
     visible_course,
 )
 from ecampus.web.fastpath import handled
-from ecampus.web.inputguard import check_request_text
+from ecampus.web.inputguard import check_request_text, is_json
 
 router = APIRouter(prefix="/api/v1", tags=["courses"])
 
@@ -372,11 +371,14 @@ async def attempt_fast_path(request: Request, course_id: str, item_id: str) -> R
     cookie's CSRF token, no unusable text, the body as `AttemptIn`) and the same bytes.
     None, before anything is written, sends the request the normal way, which answers it
     exactly as before; an error of the write itself is answered by the app's handlers."""
-    answers = await _fast_write_admitted(request, AttemptIn)
-    if answers is None:
+    claims = await _fast_write_caller(request)
+    if claims is None or not is_json(request.headers.get("content-type", "")):
         return None
-    claims, body = answers
-    assert isinstance(body, AttemptIn)
+    try:
+        # The input guard has parsed it already (Starlette keeps it).
+        body = AttemptIn.model_validate(await request.json())
+    except Exception:  # the normal way answers it (422)
+        return None
     try:
         async with request.app.state.db_gate.slot():
             result = await run_in_threadpool(
@@ -389,10 +391,9 @@ async def attempt_fast_path(request: Request, course_id: str, item_id: str) -> R
 
 async def complete_fast_path(request: Request, course_id: str, item_id: str) -> Response | None:
     """`complete_item` ahead of the router, as `attempt_fast_path`."""
-    admitted = await _fast_write_admitted(request, None)
-    if admitted is None:
+    claims = await _fast_write_caller(request)
+    if claims is None:
         return None
-    claims, _body = admitted
     try:
         async with request.app.state.db_gate.slot():
             result = await run_in_threadpool(_complete_item, request, claims, course_id, item_id)
@@ -401,32 +402,18 @@ async def complete_fast_path(request: Request, course_id: str, item_id: str) -> 
     return Response(_PROGRESS.dump_json(result), media_type="application/json")
 
 
-async def _fast_write_admitted(
-    request: Request, model: type[BaseModel] | None
-) -> tuple[Claims, BaseModel | None] | None:
-    """The caller's claims and the body as `model` when the normal way's dependencies would
-    all let the request through to the route, else None."""
+async def _fast_write_caller(request: Request) -> Claims | None:
+    """The caller's claims when the normal way's dependencies (the token, the cookie's CSRF
+    token, the input guard) would let the request through to the route, else None."""
     claims = token_claims(request)
     if claims is None:
         return None
     try:
         await check_csrf_api(request)
         await check_request_text(request)
-        if model is None:
-            return claims, None
-        if not _is_json(request.headers.get("content-type", "")):
-            return None
-        return claims, model.model_validate(json.loads(await request.body()))
-    except Exception:  # the normal way answers it (403, 422...)
+    except Exception:  # the normal way answers it (403, 422)
         return None
-
-
-def _is_json(content_type: str) -> bool:
-    # FastAPI reads a body as JSON for application/json and application/*+json.
-    kind = content_type.partition(";")[0].strip().lower()
-    return kind == "application/json" or (
-        kind.startswith("application/") and kind.endswith("+json")
-    )
+    return claims
 
 
 def _submit_attempt(
