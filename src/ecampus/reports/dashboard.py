@@ -44,15 +44,13 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import Integer, String
 from sqlmodel import Session
 
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.learning.models import Cohort, Enrollment
-from ecampus.reports.queries import Filters, conditions, reads_learners
+from ecampus.reports.queries import Filters, conditions, reads_learners, unindexed
 from ecampus.settings import get_settings
 
 ACTIVE_DAYS = 30
@@ -376,9 +374,7 @@ def _per_learner(
     withdrawn = _E.c.withdrawn_at.is_(None)
     # `+withdrawn_at`: not through the index of withdrawals (almost every enrolment has
     # none), so SQLite walks the (user, course) index and needs no sort for the grouping.
-    plain: UnaryExpression[Any] = UnaryExpression(
-        _E.c.withdrawn_at, operator=operators.custom_op("+")
-    )
+    plain = unindexed(_E.c.withdrawn_at)
     conditions_ = [plain.is_(None) if w.compare(withdrawn) else w for w in where]
     active = _E.c.last_activity_at >= active_since
     columns: list[Any] = [_E.c.user_id.label("user_id"), *_figure_columns(active_since)]

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import Float, String
 from sqlmodel import Session
 
@@ -22,7 +20,7 @@ from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.courses.content import CourseContent, ProgrammeContent
 from ecampus.learning.models import Cohort, Enrollment
-from ecampus.reports.queries import driver_columns
+from ecampus.reports.queries import driver_columns, unindexed
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("learner", "learner"),
@@ -116,8 +114,8 @@ def programme_rows(
         if session.get_bind().dialect.name == "sqlite":
             # `+column`: not through the indexes of courses and withdrawals, whose order
             # is not the learners'.
-            course = UnaryExpression(course, operator=operators.custom_op("+"))
-            withdrawn_at = UnaryExpression(withdrawn_at, operator=operators.custom_op("+"))
+            course = unindexed(course)
+            withdrawn_at = unindexed(withdrawn_at)
         programme: Any = literal(plan.programme.id, String)
         hours: Any = case(
             *((course == course_id, literal(h, Float)) for course_id, h in plan.hours.items()),

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.types import String
 from sqlmodel import Session
 
@@ -118,6 +120,12 @@ def conditions(filters: Filters, *, withdrawn: bool = True) -> list[ColumnElemen
     elif filters.until:
         where.append(column.is_not(None))
     return where
+
+
+def unindexed(column: Any) -> UnaryExpression[Any]:
+    """`+column`: the same value, which SQLite will not look up through an index on the
+    column, so that a query keeps to another index (and its order) instead."""
+    return UnaryExpression(column, operator=operators.custom_op("+"))
 
 
 def reads_learners(filters: Filters) -> bool:
