@@ -16,7 +16,7 @@ from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
-from ecampus.courses.content import CourseContent, QuizContent
+from ecampus.courses.content import CourseContent, LessonContent, QuizContent
 from ecampus.dbfast import LoopReader, ReaderBusy, forget_outcome
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
@@ -540,7 +540,7 @@ async def _form_write_caller(request: Request) -> Principal | None:
 
 
 async def _complete(
-    request: Request, principal: Principal, course: CourseContent, item: Any
+    request: Request, principal: Principal, course: CourseContent, item: LessonContent
 ) -> Response:
     app = request.app.state
     catalogue: Catalogue = app.catalogue
