@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+# make test: pytest-xdist processes (tests/conftest.py groups the tests that must share one)
+PYTEST_WORKERS ?= 2
 SECRET_FILE ?= .secret_key
 
 # Development defaults; anything already set in the environment wins.
@@ -56,8 +58,8 @@ run: install $(SECRET_FILE) validate demo keys ## set up everything and serve on
 	ECAMPUS_SECRET_KEY="$$(cat $(SECRET_FILE))" $(BIN)/ecampus serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 .PHONY: test
-test: install ## run the whole test suite (browser and PostgreSQL tests skip with a reason when unavailable)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install ## run the whole test suite on PYTEST_WORKERS processes (browser and PostgreSQL tests skip with a reason when unavailable)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: install ## unit and web tests only

@@ -16,9 +16,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from ecampus import dbmigrate
+from ecampus.accounts import passwords
 from ecampus.app import create_app
 from ecampus.db import metadata
 from ecampus.settings import Settings
+from tests.cheap_passwords import cheap_hasher
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_COURSES = ROOT / "tests" / "fixtures" / "courses"
@@ -33,6 +35,13 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI must run this test: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed at argon2id's lowest cost (tests/cheap_passwords.py says why)."""
+    monkeypatch.setattr(passwords, "_hasher", cheap_hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", None)
 
 
 @pytest.fixture(scope="session")
@@ -132,3 +141,27 @@ def bundled_client(database_url: str) -> Iterator[TestClient]:
     """The app serving the bundled courses, as `make run` does."""
     with TestClient(create_app(make_settings(database_url, BUNDLED_COURSES))) as test_client:
         yield test_client
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's `--dist loadgroup` (make test: -n 2): a browser test goes
+    where its live server already runs (one per database, started once per worker that has
+    its group); the load and soak tests, which push a server to its limits and time it, go
+    one after another on one worker, never two at once. Other tests go anywhere."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = _xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    parts = Path(str(item.path)).relative_to(ROOT).parts
+    folder = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+    if folder in ("load", "soak"):
+        return "stress"
+    if folder == "browser":
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return f"browser-{params.get('live_server') or params.get('mail_site') or 'none'}"
+    return None

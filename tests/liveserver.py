@@ -4,8 +4,10 @@ body limits, schemathesis): one way to pick a port, wait for /healthz and stop i
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +17,19 @@ from pathlib import Path
 import pytest
 
 STARTUP_SECONDS = 60.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cheap_passwords(module: str) -> list[str]:
+    """`python -m module` with passwords hashed at argon2id's lowest cost, as in the pytest
+    process (tests/cheap_passwords.py); its environment needs `with_tests_importable`."""
+    return [sys.executable, "-m", "tests.cheap_passwords", module]
+
+
+def with_tests_importable(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with the repository on PYTHONPATH, so a subprocess can import tests.*."""
+    path = [str(ROOT), *filter(None, [env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))])]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def free_port() -> int:

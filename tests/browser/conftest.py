@@ -83,19 +83,21 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
     port = liveserver.free_port()
     base_url = f"http://127.0.0.1:{port}"
     alphabet = string.ascii_letters + string.digits
-    env = {
-        **os.environ,
-        "ECAMPUS_ENV": "test",
-        "ECAMPUS_SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(48)),
-        "ECAMPUS_DATABASE_URL": database_url,
-        "ECAMPUS_COURSES_DIR": str(ROOT / "courses"),
-        "ECAMPUS_BASE_URL": base_url,
-        "ECAMPUS_WATCH_COURSES": "false",
-        # Every simulated person comes from 127.0.0.1: the per-address limits on sign-in and
-        # registration (tests/web/test_throttling.py) would stop the suite, not an attacker.
-        "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = liveserver.with_tests_importable(
+        {
+            **os.environ,
+            "ECAMPUS_ENV": "test",
+            "ECAMPUS_SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(48)),
+            "ECAMPUS_DATABASE_URL": database_url,
+            "ECAMPUS_COURSES_DIR": str(ROOT / "courses"),
+            "ECAMPUS_BASE_URL": base_url,
+            "ECAMPUS_WATCH_COURSES": "false",
+            # Every simulated person comes from 127.0.0.1: the per-address limits on sign-in and
+            # registration (tests/web/test_throttling.py) would stop the suite, not an attacker.
+            "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     log_path = folder / "server.log"
     server = LiveServer(
         base_url=base_url,
@@ -107,7 +109,7 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
     )
 
     created = subprocess.run(
-        [sys.executable, "-m", "ecampus.cli", "users", "create", server.coordinator_email,
+        [*liveserver.cheap_passwords("ecampus.cli"), "users", "create", server.coordinator_email,
          "--role", "coordinator", "--full-name", server.coordinator_name, "--password-stdin"],
         input=server.coordinator_password + "\n",
         env=env,
@@ -130,7 +132,7 @@ def _serve(folder: Path, database_url: str) -> Iterator[LiveServer]:
     if keys.returncode != 0:
         pytest.fail(f"`ecampus keys generate` failed ({keys.returncode}):\n{keys.stderr}")
 
-    command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+    command = [*liveserver.cheap_passwords("uvicorn"), "ecampus.app:create_app", "--factory",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with liveserver.running(
         command, env=env, cwd=folder, log_path=log_path, health_url=f"{base_url}/healthz"

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,29 +51,31 @@ def mail_site(
         inbox, smtp_url = stack.enter_context(smtp_server())
         port = liveserver.free_port()
         base_url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "ECAMPUS_ENV": "test",
-            "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
-            "ECAMPUS_DATABASE_URL": database_url,
-            "ECAMPUS_COURSES_DIR": str(ROOT / "courses"),
-            "ECAMPUS_BASE_URL": base_url,
-            "ECAMPUS_WATCH_COURSES": "false",
-            "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
-            "ECAMPUS_SMTP_URL": smtp_url,
-            "ECAMPUS_MAIL_FROM": "Campus de prueba <campus@example.org>",
-            "ECAMPUS_SITE_NAME": "Campus de prueba",
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = liveserver.with_tests_importable(
+            {
+                **os.environ,
+                "ECAMPUS_ENV": "test",
+                "ECAMPUS_SECRET_KEY": secrets.token_urlsafe(48),
+                "ECAMPUS_DATABASE_URL": database_url,
+                "ECAMPUS_COURSES_DIR": str(ROOT / "courses"),
+                "ECAMPUS_BASE_URL": base_url,
+                "ECAMPUS_WATCH_COURSES": "false",
+                "ECAMPUS_RATE_LIMIT_EXEMPT": "127.0.0.1",
+                "ECAMPUS_SMTP_URL": smtp_url,
+                "ECAMPUS_MAIL_FROM": "Campus de prueba <campus@example.org>",
+                "ECAMPUS_SITE_NAME": "Campus de prueba",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         coordinator_password = "coordinadora-" + secrets.token_hex(8)
         subprocess.run(
-            [sys.executable, "-m", "ecampus.cli", "users", "create", "coord@example.org",
+            [*liveserver.cheap_passwords("ecampus.cli"), "users", "create", "coord@example.org",
              "--role", "coordinator", "--full-name", "Coordinadora Demo", "--password-stdin"],
             input=coordinator_password + "\n", env=env, cwd=folder, capture_output=True,
             text=True, timeout=60, check=True,
         )  # fmt: skip
         log_path = folder / "server.log"
-        command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
+        command = [*liveserver.cheap_passwords("uvicorn"), "ecampus.app:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
         stack.enter_context(
             liveserver.running(

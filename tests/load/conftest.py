@@ -27,6 +27,12 @@ from tests.conftest import FIXTURE_COURSES, SECRET, fresh_postgres_database
 PASSWORD = "concurrency-password-123"
 
 
+@pytest.fixture
+def cheap_password_hashes() -> None:
+    """Passwords at production cost here (tests/conftest.py makes them cheap elsewhere): these
+    tests load a real server with sign-ins, and their cost is part of the load."""
+
+
 @dataclass
 class Served:
     base_url: str
