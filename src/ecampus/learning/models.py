@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ecampus.dbtypes import utc_column
@@ -33,7 +33,23 @@ class Enrollment(SQLModel, table=True):
     """A learner in a course; progress, status and score are kept current for reports."""
 
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "course_id"),
+        # Every column the dashboard's counts per (cohort, course) and completions over
+        # time read, in that order: SQLite reads them from here, not the table, and groups
+        # without sorting (reports.dashboard; migration 0005).
+        Index(
+            "ix_enrollments_report",
+            "cohort_id",
+            "course_id",
+            "status",
+            "last_activity_at",
+            "score",
+            "completed_at",
+            "withdrawn_at",
+            "user_id",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(
