@@ -155,6 +155,13 @@ class Dashboard:
         }
 
 
+_POSTGRES_SETTINGS = (
+    "SELECT set_config('jit', 'off', true),"
+    " CASE WHEN pg_size_bytes(current_setting('work_mem')) < 32 * 1024 * 1024"
+    " THEN set_config('work_mem', '32MB', true) END"
+)
+
+
 def _conditions(filters: Filters, courses: tuple[str, ...] | None) -> list[Any]:
     """The WHERE of every dashboard query: the report's filters (queries.conditions, shared
     with the report and its summary), withdrawn enrolments never counted, and the
@@ -221,7 +228,10 @@ def compute(
     if session.get_bind().dialect.name == "postgresql":
         # These are short grouped scans: compiling them with JIT (which PostgreSQL starts
         # past a cost estimate that large tables reach) takes longer than running them.
-        session.execute(text("SET LOCAL jit = off"))
+        # The programme lines sort each participant's enrolments: with the default 4 MB of
+        # work_mem that sort went to disk (3 MB at 100,000 enrolments; 32 MB: 60 ms less),
+        # so the transaction gets 32 MB unless it has more, as the reports' queries do.
+        session.execute(text(_POSTGRES_SETTINGS))
     active_since = moment - timedelta(days=ACTIVE_DAYS)
     scope = tuple(programmes.get(programme, ())) if programme else None
     where = _conditions(filters, scope)
