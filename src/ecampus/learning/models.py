@@ -37,7 +37,9 @@ class Enrollment(SQLModel, table=True):
         UniqueConstraint("user_id", "course_id"),
         # Every column the dashboard's counts per (cohort, course) and completions over
         # time read, in that order: SQLite reads them from here, not the table, and groups
-        # without sorting (reports.dashboard; migration 0005).
+        # without sorting (reports.dashboard; migration 0005). SQLite only: PostgreSQL's
+        # plans do not use it, and since it holds columns each progress write changes, it
+        # would cost every write an index update there for nothing (and its HOT updates).
         Index(
             "ix_enrollments_report",
             "cohort_id",
@@ -48,7 +50,7 @@ class Enrollment(SQLModel, table=True):
             "completed_at",
             "withdrawn_at",
             "user_id",
-        ),
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from alembic import context
 from sqlalchemy import Connection
 
@@ -13,6 +16,20 @@ config = context.config
 
 def _url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
+
+
+def _for_dialect(name: str) -> Callable[..., bool]:
+    """Autogenerate's filter: leaves out of the comparison what the models create only on
+    other databases (an Index(...).ddl_if(dialect=...), such as ix_enrollments_report)."""
+
+    def include(obj: Any, _name: Any, type_: str, reflected: bool, _other: Any) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        if reflected or condition is None or condition.dialect is None:
+            return True
+        dialects = (condition.dialect,) if isinstance(condition.dialect, str) else condition.dialect
+        return name in dialects
+
+    return include
 
 
 def _run(connection: Connection) -> None:
@@ -29,6 +46,7 @@ def _run(connection: Connection) -> None:
             target_metadata=metadata,
             render_as_batch=sqlite,
             compare_type=True,
+            include_object=_for_dialect(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()
