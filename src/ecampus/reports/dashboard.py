@@ -50,7 +50,13 @@ from sqlmodel import Session
 from ecampus.accounts.models import User
 from ecampus.certificates.models import Certificate
 from ecampus.learning.models import Cohort, Enrollment
-from ecampus.reports.queries import Filters, conditions, reads_learners, unindexed
+from ecampus.reports.queries import (
+    POSTGRES_REPORT_SETTINGS,
+    Filters,
+    conditions,
+    reads_learners,
+    unindexed,
+)
 from ecampus.settings import get_settings
 
 ACTIVE_DAYS = 30
@@ -155,13 +161,6 @@ class Dashboard:
         }
 
 
-_POSTGRES_SETTINGS = (
-    "SELECT set_config('jit', 'off', true),"
-    " CASE WHEN pg_size_bytes(current_setting('work_mem')) < 32 * 1024 * 1024"
-    " THEN set_config('work_mem', '32MB', true) END"
-)
-
-
 def _conditions(filters: Filters, courses: tuple[str, ...] | None) -> list[Any]:
     """The WHERE of every dashboard query: the report's filters (queries.conditions, shared
     with the report and its summary), withdrawn enrolments never counted, and the
@@ -225,17 +224,18 @@ def compute(
     (from the catalogue); `programme` narrows everything to one programme's courses."""
     zone = filters.zone or get_settings().zone
     moment = now or datetime.now(UTC)
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         # These are short grouped scans: compiling them with JIT (which PostgreSQL starts
         # past a cost estimate that large tables reach) takes longer than running them.
         # The programme lines sort each participant's enrolments: with the default 4 MB of
         # work_mem that sort went to disk (3 MB at 100,000 enrolments; 32 MB: 60 ms less),
         # so the transaction gets 32 MB unless it has more, as the reports' queries do.
-        session.execute(text(_POSTGRES_SETTINGS))
+        session.execute(text("SELECT " + POSTGRES_REPORT_SETTINGS))
     active_since = moment - timedelta(days=ACTIVE_DAYS)
     scope = tuple(programmes.get(programme, ())) if programme else None
     where = _conditions(filters, scope)
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    sqlite = dialect == "sqlite"
     scanned = _scanned(where) if sqlite else where
     joined = _E.join(_U, _U.c.id == _E.c.user_id)
 
@@ -542,7 +542,8 @@ def _over_time(
     period: Period,
 ) -> list[Bucket]:
     column = _E.c.completed_at
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         local = func.timezone(_zone_name(zone), column)  # timestamptz AT TIME ZONE zone
         bucket: ColumnElement[Any] = func.to_char(func.date_trunc(period, local), "YYYY-MM-DD")
     else:
