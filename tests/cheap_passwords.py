@@ -29,10 +29,15 @@ def cheap_hasher() -> PasswordHash:
     return _CHEAP
 
 
+# What ecampus.accounts.passwords holds that makes the cheap hasher its own: the hasher, and
+# the dummy hash (made by the hasher in use, when first needed) that unknown accounts check.
+PATCHES: dict[str, object] = {"_hasher": cheap_hasher, "_DUMMY_HASH": None}
+
+
 def install() -> None:
     """Hash and verify with the cheap hasher in this process from now on."""
-    passwords._hasher = cheap_hasher
-    passwords._DUMMY_HASH = None
+    for name, value in PATCHES.items():
+        setattr(passwords, name, value)
 
 
 if __name__ == "__main__":

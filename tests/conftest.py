@@ -20,7 +20,7 @@ from ecampus.accounts import passwords
 from ecampus.app import create_app
 from ecampus.db import metadata
 from ecampus.settings import Settings
-from tests.cheap_passwords import cheap_hasher
+from tests import cheap_passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_COURSES = ROOT / "tests" / "fixtures" / "courses"
@@ -40,8 +40,8 @@ def skip_or_fail(reason: str) -> None:
 @pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Passwords hashed at argon2id's lowest cost (tests/cheap_passwords.py says why)."""
-    monkeypatch.setattr(passwords, "_hasher", cheap_hasher)
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", None)
+    for name, value in cheap_passwords.PATCHES.items():
+        monkeypatch.setattr(passwords, name, value)
 
 
 @pytest.fixture(scope="session")
