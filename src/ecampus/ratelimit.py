@@ -64,6 +64,33 @@ _OUTAGE_PAUSE_SECONDS = 5.0
 T = TypeVar("T")
 
 
+class _MemoryStorage(MemoryStorage):
+    """limits' in-process storage, with a `clear` that its expiry task can run beside.
+
+    MemoryStorage (limits 5.8.0, the latest release) drops expired moving-window entries in a
+    task (`__expire_events`) that lists the keys, then for each takes the key's lock and
+    reads `self.events[key]` to bisect it in a worker thread (`await asyncio.to_thread`).
+    Its `clear` pops the key's events and lock at once, without the lock. A sign-in that
+    succeeds clears its account's counter, so under load that lands mid-pass and:
+    - a key cleared before the pass reaches it raises KeyError in the task ("Task exception
+      was never retrieved"; that pass expires nothing more);
+    - a key cleared while the pass bisects it in the thread loses its lock, so a hit right
+      after (a fresh list, a fresh lock) is cut with the old list's cut-off: when every old
+      entry had expired the new hit is dropped, and one more attempt gets through.
+    Here clearing leaves the key's events an empty list under its existing lock: to every
+    reader the same as no entries (the strategy's counts and windows are unchanged), a hit
+    waits for the lock the pass holds, and the pass itself drops the key and its lock once
+    it finds the list empty (the next pass, for a key it did not list).
+    """
+
+    async def clear(self, key: str) -> None:
+        # No await: atomic on the event loop, as the library's own clear is.
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
+
+
 class RateLimitConfigError(SettingsError):
     """The rate-limit storage URL is not one we can use."""
 
@@ -135,7 +162,7 @@ class RateLimiter:
         # Opened inside the running event loop, because Redis connections belong to one.
         if self._strategy is None:
             if self.kind == "memory":
-                self._storage = MemoryStorage()
+                self._storage = _MemoryStorage()
             else:
                 self._storage = RedisStorage(
                     "async+" + self.url,
