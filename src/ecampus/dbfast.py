@@ -14,7 +14,8 @@ Reads run in autocommit on PostgreSQL (no BEGIN and ROLLBACK round trips); the h
 Connection's transaction, where SQLAlchemy's per-execution work cost several times the
 statement's own (50-60 µs against under 10 µs for a one-row insert on SQLite).
 
-`LoopReader` runs such a query on the event loop itself, with no worker thread: see there.
+`LoopReader` runs such a query on the event loop itself, with no worker thread, and the hot
+writes too (`LoopReader.sqlite_transaction`, `LoopReader.write`): see there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.pool import StaticPool
+
+from ecampus.dbretry import sqlite_writer_lock
 
 Processor = Callable[[Any], Any]
 # A statement, or what makes it for a dialect's name (a write built differently for
@@ -106,7 +109,9 @@ class PreparedQuery:
     - `run(connection, params)`: inside a Connection's transaction (SQLAlchemy commits or
       rolls it back as usual, and a Session bound to the Connection shares it), for the
       hot writes; empty for a statement that returns no rows;
-    - `LoopReader.rows(query, params)`: a read on the event loop.
+    - `LoopReader.rows(query, params)`: a read on the event loop;
+    - `run(transaction, params)` with a `LoopTransaction`: in SQLite's write transaction on
+      the event loop; `LoopReader.write(query, params)`: a write on PostgreSQL's pipe.
 
     Each gives what `connection.execute(statement, params).all()` would, as tuples. Every
     bound parameter without a value of its own must be given by name. `statement` may be
@@ -171,7 +176,11 @@ class PreparedQuery:
             fairy.close()
         return _processed(processors, raw)
 
-    def run(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def run(
+        self, connection: Connection | LoopTransaction, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        if isinstance(connection, LoopTransaction):
+            return connection.rows(self, params)
         dialect = connection.dialect
         plan = self._plan(dialect)
         values = plan.parameters(params)
@@ -247,6 +256,35 @@ def _announce(
         listener(connection, cursor, plan.sql, values, None, False)
 
 
+class LoopTransaction:
+    """SQLite's write transaction on the event loop (LoopReader.sqlite_transaction):
+    `PreparedQuery.run(transaction, params)` runs the statement in it."""
+
+    __slots__ = ("connection", "engine")
+
+    def __init__(self, engine: Engine, connection: Any) -> None:
+        self.engine = engine
+        self.connection = connection
+
+    def rows(self, query: PreparedQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        dialect = self.engine.dialect
+        plan = query._plan(dialect)
+        values = plan.parameters(params)
+        cursor = self.connection.cursor()
+        try:
+            _announce(self.engine, None, cursor, plan, values)
+            cursor.execute(plan.sql, values)
+            if cursor.description is None:
+                return []
+            raw = cursor.fetchall()
+            processors = plan.processors_for(dialect, cursor)
+        except dialect.loaded_dbapi.Error as exc:
+            raise _driver_error(plan, values, exc, dialect) from exc
+        finally:
+            cursor.close()
+        return _processed(processors, raw)
+
+
 class ReaderBusy(Exception):
     """The loop reader cannot answer now (SQLite busy, every connection in use): the caller
     reads in a worker thread instead, as it would without a loop reader."""
@@ -300,6 +338,8 @@ class LoopReader:
         self._postgres = name == "postgresql" and self.dialect.driver == "psycopg"
         self.available = self._sqlite or self._postgres
         self._open: list[Any] = []  # every connection made and not yet closed
+        self._reader: Any = None  # SQLite's: read-only
+        self._writer: Any = None  # SQLite's: for the write transactions on the loop
         self._connecting: asyncio.Task[_Pipe] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # Connections left open when the reader is forgotten are closed then (psycopg warns
@@ -315,8 +355,8 @@ class LoopReader:
 
     # SQLite: a plain call, as quick as the query (tens of microseconds).
     def _sqlite_connection(self) -> Any:
-        if self._open:
-            return self._open[0]
+        if self._reader is not None:
+            return self._reader
         cargs, cparams = self.dialect.create_connect_args(self.engine.url)
         cparams = {**cparams, "check_same_thread": False}
         connection = self.dialect.loaded_dbapi.connect(*cargs, **cparams)
@@ -327,6 +367,7 @@ class LoopReader:
             connection.close()
             raise
         self._open.append(connection)
+        self._reader = connection
         return connection
 
     def _sqlite_rows(
@@ -355,6 +396,100 @@ class LoopReader:
         except dbapi.Error as exc:
             raise _driver_error(plan, values, exc, dialect) from exc
         return _processed(processors, raw)
+
+    # SQLite's writes: a plain call too, under the process's writer lock.
+    def _sqlite_writer(self) -> Any:
+        if self._writer is not None:
+            return self._writer
+        # A connection made by the engine's pool, with its settings (WAL, foreign keys, the
+        # functions it registers), then taken out of the pool for good.
+        fairy = self.engine.raw_connection()
+        connection: Any = fairy.dbapi_connection
+        fairy.detach()
+        try:
+            connection.isolation_level = None  # BEGIN and COMMIT are said here, not guessed
+            connection.execute("PRAGMA busy_timeout=0")  # the loop never sleeps in SQLite
+        except Exception:
+            connection.close()
+            raise
+        self._open.append(connection)
+        self._writer = connection
+        return connection
+
+    @contextlib.contextmanager
+    def sqlite_transaction(self) -> Iterator[LoopTransaction]:
+        """SQLite: one write transaction on the event loop, on a connection of this
+        process's own, run start to end between two awaits (so no other request of this
+        process sees it half done): committed when the block ends, rolled back if it
+        raises. ReaderBusy, before anything is written, when a worker thread of this
+        process holds its writer lock (dbretry.writer_lock) or another process the
+        database's (SQLite's busy timeout is 0 here: the loop never sleeps in SQLite); the
+        caller may try again after an `await asyncio.sleep`, or write in a worker thread,
+        where waiting is harmless.
+
+        Its statements hold SQLite's write lock for their own time only: measured
+        in-process, a quiz attempt written from a worker thread held the lock through the
+        thread's turns at the GIL (and the event loop's work meanwhile), which bounded a
+        worker's writes per second."""
+        if not self._sqlite:
+            raise ReaderBusy("no loop writer for this database")
+        lock = sqlite_writer_lock(self.engine)
+        if not lock.acquire(blocking=False):
+            raise ReaderBusy("a worker thread is writing")
+        try:
+            dialect = self.dialect
+            dbapi = dialect.loaded_dbapi
+            try:
+                connection = self._sqlite_writer()
+                connection.execute("BEGIN IMMEDIATE")
+            except dbapi.OperationalError as exc:
+                message = str(exc).lower()
+                if "locked" in message or "busy" in message:
+                    raise ReaderBusy(str(exc)) from exc
+                self.close_now()  # e.g. the file was replaced: open it again next time
+                raise DBAPIError.instance(None, None, exc, dbapi.Error, dialect=dialect) from exc
+            try:
+                yield LoopTransaction(self.engine, connection)
+                try:
+                    connection.execute("COMMIT")
+                except dbapi.Error as exc:
+                    raise DBAPIError.instance(
+                        "COMMIT", None, exc, dbapi.Error, dialect=dialect
+                    ) from exc
+            except BaseException:
+                if connection.in_transaction:
+                    with contextlib.suppress(Exception):  # the error raised says what happened
+                        connection.execute("ROLLBACK")
+                raise
+        finally:
+            lock.release()
+
+    async def write(self, query: PreparedQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """PostgreSQL: a statement that writes, on the loop's pipelined connection, alone
+        in its batch, so that it is its own transaction, committed once PostgreSQL has
+        answered its Sync, and no other statement's failure can roll it back. It is sent
+        once and never given up on: ReaderBusy only before it is sent (every pipe held up),
+        and a connection lost meanwhile is an error, as it would be in a worker thread
+        (whether it was committed is unknown: sending it again could write it twice)."""
+        import psycopg
+
+        if not self._postgres:
+            raise ReaderBusy("no loop writer for this database")
+        dialect = self.dialect
+        plan = query._plan(dialect)
+        values = plan.parameters(params)
+        assert isinstance(values, dict)  # psycopg's paramstyle is by name: %(name)s
+        sql, order = _numbered(plan)
+        pipe = await self._pipe()
+        _announce(self.engine, None, None, plan, values)
+        try:
+            raw, described = await pipe.rows(sql, [values[name] for name in order], alone=True)
+        except psycopg.Error as exc:
+            broken = pipe.broken is not None
+            raise _driver_error(plan, values, exc, dialect, invalidated=broken) from exc
+        if described is None:  # a statement that returns no rows
+            return []
+        return _processed(plan.processors_for(dialect, described), raw)
 
     # PostgreSQL: awaited, on a few pipelined connections of its own (_Pipe).
     async def _postgres_rows(
@@ -437,6 +572,7 @@ class LoopReader:
         """Close every connection at once (no awaiting): at shutdown, or for another loop."""
         _finish_all(self._open)
         self._connecting = None
+        self._reader = self._writer = None
 
     async def aclose(self) -> None:
         self.close_now()
@@ -501,6 +637,7 @@ class _Pending:
     error: Exception | None = None
     aborted: bool = False  # skipped: another read of its batch failed first
     resent: bool = False
+    alone: bool = False  # a write: in a batch of its own, never sent twice or given up on
 
 
 class _Sync:
@@ -581,7 +718,11 @@ class _Pipe:
         """Reads are waiting and none has been answered for longer than `wait`."""
         return bool(self.waiting) and now - self.progress > self.wait
 
-    async def rows(self, sql: bytes, values: list[Any]) -> tuple[list[tuple[Any, ...]], Any]:
+    async def rows(
+        self, sql: bytes, values: list[Any], *, alone: bool = False
+    ) -> tuple[list[tuple[Any, ...]], Any]:
+        """The statement's rows and description; `alone`: in a batch of its own (a write,
+        LoopReader.write)."""
         from psycopg.adapt import PyFormat
 
         if self.broken is not None:
@@ -590,9 +731,13 @@ class _Pipe:
         params = tx.dump_sequence(values, [PyFormat.AUTO] * len(values)) if values else None
         types = tuple(tx.types or ()) if values else ()
         formats = tx.formats if values else None
-        pending = _Pending(self.loop.create_future(), sql, params, types, formats)
+        pending = _Pending(self.loop.create_future(), sql, params, types, formats, alone=alone)
         try:
+            if alone:
+                self._sync()  # what was sent before it is a batch of its own
             self._send(pending)
+            if alone:
+                self._sync()  # and so is it
         except Exception as exc:  # the connection failed under it
             raise self._break(exc) from exc
         if not self.waiting:
@@ -714,7 +859,7 @@ class _Pipe:
         if future.done():  # given up on (a cancelled request, or held up too long)
             self.waiting.pop(pending, None)
             return
-        if pending.error is None and pending.aborted and not pending.resent:
+        if pending.error is None and pending.aborted and not pending.resent and not pending.alone:
             # Skipped because another read of its batch failed: once more, on its own.
             pending.resent = True
             pending.aborted = False
@@ -729,7 +874,7 @@ class _Pipe:
         if pending.error is not None:
             future.set_exception(pending.error)
         elif pending.aborted:  # pragma: no cover - skipped twice: say so, do not guess
-            future.set_exception(pgconn_error(self.pgconn, "the read was skipped twice"))
+            future.set_exception(pgconn_error(self.pgconn, "the statement was skipped"))
         else:
             future.set_result((pending.rows or [], pending.described))
 
@@ -741,7 +886,7 @@ class _Pipe:
             return
         if self.stalled(self.loop.time()):
             for pending in list(self.waiting)[1:]:
-                if not pending.future.done():
+                if not pending.future.done() and not pending.alone:  # a write is awaited
                     pending.future.set_exception(ReaderBusy("held up behind a slow read"))
         self._watching = True
         self.loop.call_later(self.wait / 2, self._watch)

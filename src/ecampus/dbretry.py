@@ -85,6 +85,12 @@ def writer_lock(engine: Engine) -> AbstractContextManager[object]:
     """The engine's in-process SQLite writer lock (nothing to take on other databases)."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
+    return sqlite_writer_lock(engine)
+
+
+def sqlite_writer_lock(engine: Engine) -> threading.RLock:
+    """The SQLite engine's in-process writer lock itself (dbfast.LoopReader takes it without
+    waiting, on the event loop)."""
     with _WRITERS_LOCK:
         lock = _WRITERS.get(engine)
         if lock is None:

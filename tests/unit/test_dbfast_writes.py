@@ -1,0 +1,292 @@
+"""LoopReader's writes on the event loop: SQLite's transaction of this process's own, which
+never waits for a lock (ReaderBusy, nothing written), and PostgreSQL's write on the pipe,
+alone in its batch, so that no other statement's failure can undo it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, Float, Integer, bindparam, column, func, select, table
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from ecampus.accounts.models import User, UserSession
+from ecampus.db import make_engine, metadata
+from ecampus.dbfast import LoopReader, PreparedQuery, ReaderBusy
+from ecampus.dbretry import sqlite_writer_lock
+from tests.aio import run
+
+_users = User.__table__  # type: ignore[attr-defined]
+_sessions = UserSession.__table__  # type: ignore[attr-defined]
+
+ADD_USER = PreparedQuery(
+    _users.insert()
+    .values(
+        email=bindparam("email"),
+        password_hash="x",
+        full_name=bindparam("name"),
+        institution="",
+        institution_type="other",
+        country="",
+        language="es",
+        role="learner",
+        is_active=True,
+        session_version=0,
+        created_at=bindparam("now", type_=_users.c.created_at.type),
+    )
+    .returning(_users.c.id)
+)
+USER_IDS = PreparedQuery(select(_users.c.id).order_by(_users.c.id))
+ADD_SESSION = PreparedQuery(
+    _sessions.insert().values(
+        id=bindparam("id"),
+        user_id=bindparam("user_id"),
+        version=0,
+        created_at=bindparam("ends", type_=_sessions.c.created_at.type),
+        expires_at=bindparam("ends", type_=_sessions.c.expires_at.type),
+    )
+)
+
+
+def user(n: int) -> dict[str, Any]:
+    return {"email": f"w{n}@example.org", "name": f"Writer {n}", "now": datetime.now(UTC)}
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[tuple[Engine, LoopReader, Path]]:
+    path = tmp_path / "writes.db"
+    engine = make_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    reader = LoopReader(engine)
+    try:
+        yield engine, reader, path
+    finally:
+        reader.close_now()
+        engine.dispose()
+
+
+def test_a_sqlite_transaction_on_the_loop_commits_whole_or_not_at_all(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, _path = sqlite_file
+    with reader.sqlite_transaction() as transaction:
+        (first,) = ADD_USER.run(transaction, user(1))
+        ADD_USER.run(transaction, user(2))
+        # Its own writes are seen inside it.
+        assert [row[0] for row in USER_IDS.run(transaction, {})] == [first[0], first[0] + 1]
+    with pytest.raises(RuntimeError), reader.sqlite_transaction() as transaction:
+        ADD_USER.run(transaction, user(3))
+        raise RuntimeError("the unit fails after a write")
+    with pytest.raises(IntegrityError), reader.sqlite_transaction() as transaction:
+        ADD_USER.run(transaction, user(4))
+        ADD_USER.run(transaction, user(1))  # the same email: as SQLAlchemy raises it
+    with engine.connect() as connection:
+        emails = [r[0] for r in connection.execute(select(_users.c.email).order_by(_users.c.id))]
+    assert emails == ["w1@example.org", "w2@example.org"]
+    # The pool's own settings hold on the loop's connection: foreign keys are enforced.
+    with pytest.raises(IntegrityError), reader.sqlite_transaction() as transaction:
+        ends = datetime.now(UTC) + timedelta(days=1)
+        ADD_SESSION.run(transaction, {"id": "s", "user_id": 999, "ends": ends})
+
+
+def test_the_loop_never_waits_for_another_processes_sqlite_write_lock(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, path = sqlite_file
+    other = sqlite3.connect(path, isolation_level=None)  # as another app process
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        with pytest.raises(ReaderBusy), reader.sqlite_transaction() as transaction:
+            ADD_USER.run(transaction, user(1))  # pragma: no cover - never reached
+        assert time.perf_counter() - started < 0.2
+        other.execute("ROLLBACK")
+        with reader.sqlite_transaction() as transaction:
+            ADD_USER.run(transaction, user(1))
+        assert len(USER_IDS.rows(engine, {})) == 1
+    finally:
+        other.close()
+
+
+def test_the_loop_never_waits_for_a_worker_threads_write(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, _path = sqlite_file
+    taken, release = threading.Event(), threading.Event()
+
+    def writer_thread() -> None:
+        with sqlite_writer_lock(engine):
+            taken.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer_thread)
+    thread.start()
+    try:
+        assert taken.wait(5)
+        with pytest.raises(ReaderBusy), reader.sqlite_transaction():
+            pass  # pragma: no cover - never reached
+    finally:
+        release.set()
+        thread.join()
+    with reader.sqlite_transaction() as transaction:
+        ADD_USER.run(transaction, user(1))
+    assert len(USER_IDS.rows(engine, {})) == 1
+    # The loop's transaction holds the same lock while it runs: a thread waits for it.
+    with reader.sqlite_transaction():
+        lock = sqlite_writer_lock(engine)
+        got: list[bool] = []
+        probe = threading.Thread(target=lambda: got.append(lock.acquire(blocking=False)))
+        probe.start()
+        probe.join()
+        assert got == [False]
+
+
+def test_postgres_has_no_sqlite_transaction_and_sqlite_no_pipe_write(
+    sqlite_file: tuple[Engine, LoopReader, Path], postgres_database: str
+) -> None:
+    _engine, reader, _path = sqlite_file
+    with pytest.raises(ReaderBusy):
+        run(reader.write(ADD_USER, user(1)))
+    engine = make_engine(postgres_database)
+    postgres = LoopReader(engine)
+    try:
+        with pytest.raises(ReaderBusy), postgres.sqlite_transaction():
+            pass  # pragma: no cover - never reached
+    finally:
+        postgres.close_now()
+        engine.dispose()
+
+
+@pytest.fixture
+def pipelined(postgres_database: str) -> Iterator[tuple[Engine, LoopReader]]:
+    """A PostgreSQL engine (its users emptied) and a loop reader with one connection."""
+    engine = make_engine(postgres_database)
+    with engine.begin() as connection:
+        connection.execute(_users.delete())
+    reader = LoopReader(engine, connections=1)
+    try:
+        yield engine, reader
+    finally:
+        with engine.begin() as connection:
+            connection.execute(_users.delete())
+        reader.close_now()
+        engine.dispose()
+
+
+def emails(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [r[0] for r in connection.execute(select(_users.c.email).order_by(_users.c.id))]
+
+
+def test_a_write_on_the_pipe_is_its_own_transaction(pipelined: tuple[Engine, LoopReader]) -> None:
+    engine, reader = pipelined
+    divide = PreparedQuery(
+        select((bindparam("a", type_=Integer) / bindparam("b", type_=Integer)).label("q"))
+    )
+    missing = PreparedQuery(select(column("x")).select_from(table("no_such_table")))
+
+    async def failing_after() -> list[Any]:
+        # Sent in one turn of the loop: a read that fails after the write, in what would
+        # be one batch and so one implicit transaction, must not roll the write back.
+        return await asyncio.gather(
+            reader.rows(divide, {"a": 6, "b": 2}),
+            reader.write(ADD_USER, user(1)),
+            reader.rows(missing, {}),
+            return_exceptions=True,
+        )
+
+    async def failing_before() -> list[Any]:
+        return await asyncio.gather(
+            reader.rows(divide, {"a": 1, "b": 0}),
+            reader.write(ADD_USER, user(2)),
+            reader.rows(divide, {"a": 8, "b": 2}),
+            return_exceptions=True,
+        )
+
+    three, written, no_table = run(failing_after())
+    assert three == [(3,)]
+    assert isinstance(no_table, DBAPIError)
+    assert isinstance(written, list) and len(written) == 1
+    assert emails(engine) == ["w1@example.org"]
+    by_zero, written, four = run(failing_before())
+    assert isinstance(by_zero, DBAPIError)
+    assert four == [(4,)]
+    assert isinstance(written, list) and len(written) == 1
+    assert emails(engine) == ["w1@example.org", "w2@example.org"]
+
+
+def test_a_failed_write_on_the_pipe_fails_alone_and_is_not_sent_again(
+    pipelined: tuple[Engine, LoopReader],
+) -> None:
+    engine, reader = pipelined
+    plus = PreparedQuery(select((bindparam("n", type_=Integer) + 1).label("m")))
+    run(reader.write(ADD_USER, user(1)))
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(
+            reader.rows(plus, {"n": 1}),
+            reader.write(ADD_USER, user(1)),  # the same email: refused
+            reader.write(ADD_USER, user(2)),
+            reader.rows(plus, {"n": 2}),
+            return_exceptions=True,
+        )
+
+    two, refused, second, three = run(together())
+    assert two == [(2,)] and three == [(3,)]
+    assert isinstance(refused, IntegrityError)
+    assert not refused.connection_invalidated
+    assert isinstance(second, list)
+    assert emails(engine) == ["w1@example.org", "w2@example.org"]
+
+
+def test_a_write_behind_a_slow_read_is_awaited_not_given_up(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    with engine.begin() as connection:
+        connection.execute(_users.delete())
+    reader = LoopReader(engine, connections=1, wait=0.1)
+    slow = PreparedQuery(select(func.pg_sleep(bindparam("s", type_=Float))))
+
+    async def behind() -> list[Any]:
+        return await asyncio.gather(
+            reader.rows(slow, {"s": 0.5}),
+            reader.write(ADD_USER, user(1)),
+            reader.rows(slow, {"s": 0.0}),
+            return_exceptions=True,
+        )
+
+    try:
+        slept, written, queued = run(behind())
+        assert len(slept) == 1
+        # A read queued behind the slow one goes to a worker thread (ReaderBusy); the write,
+        # already sent, is awaited: giving it up could write it twice.
+        assert isinstance(queued, ReaderBusy)
+        assert isinstance(written, list) and len(written) == 1
+        assert emails(engine) == ["w1@example.org"]
+        # With every connection held up, a write is refused before it is sent.
+
+        async def refused() -> Any:
+            first = asyncio.ensure_future(reader.rows(slow, {"s": 0.5}))
+            await asyncio.sleep(0.3)
+            try:
+                return await reader.write(ADD_USER, user(2))
+            except ReaderBusy as exc:
+                return exc
+            finally:
+                await first
+
+        assert isinstance(run(refused()), ReaderBusy)
+        assert emails(engine) == ["w1@example.org"]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(_users.delete())
+        reader.close_now()
+        engine.dispose()
