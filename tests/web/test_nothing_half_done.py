@@ -317,7 +317,7 @@ def test_refresh_still_writes_what_it_should(client: TestClient) -> None:
 
 def test_contention_is_503_not_no_attempts_left(app_client: TestClient) -> None:
     user_id, auth = learner(app_client, lessons=LESSONS)
-    with attempts_locked(engine_of(app_client)):
+    with attempts_locked(app_client):
         busy = app_client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": KEY})
 
     assert busy.status_code == 503, busy.text
@@ -332,24 +332,39 @@ def test_contention_is_503_not_no_attempts_left(app_client: TestClient) -> None:
 
 
 @contextlib.contextmanager
-def attempts_locked(engine: Engine, table: str = "attempts") -> Iterator[None]:
+def attempts_locked(client: TestClient, table: str = "attempts") -> Iterator[None]:
     """Another transaction holds the write lock that storing an attempt (or, with
     table="item_progress", marking a lesson read) needs.
 
-    The app's connections are made to wait 100 ms for a lock instead of 10 s, so that its
-    retries run out quickly.
+    The app's connections, its pool's and its event loop's own (dbfast.LoopReader, which
+    writes on the loop first), are made to wait 100 ms for a lock instead of 10 s (SQLite)
+    or for as long as it is held (PostgreSQL), so that its retries run out quickly.
     """
+    engine = engine_of(client)
     postgres = engine.dialect.name == "postgresql"
+    reader = client.app.state.loop_reader  # type: ignore[attr-defined]
+
+    def reopen() -> None:
+        engine.dispose()
+        assert client.portal is not None
+        client.portal.call(reader.aclose)  # on the app's own loop
 
     def short_lock_wait(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("SET lock_timeout = '100ms'" if postgres else "PRAGMA busy_timeout = 100")
+        cursor.execute("PRAGMA busy_timeout = 100")
         cursor.close()
-        if postgres:
-            dbapi_connection.commit()
 
-    event.listen(engine, "connect", short_lock_wait)
-    engine.dispose()  # connections made from now on wait briefly
+    def database_lock_wait(value: str) -> None:
+        # Every new connection to the database, the loop's pipes included.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            name = connection.exec_driver_sql("SELECT current_database()").scalar()
+            connection.exec_driver_sql(f'ALTER DATABASE "{name}" SET lock_timeout = {value}')
+
+    if postgres:
+        database_lock_wait("'100ms'")
+    else:
+        event.listen(engine, "connect", short_lock_wait)
+    reopen()  # connections made from now on wait briefly
     other = create_engine(engine.url)
     try:
         with other.connect() as holder:
@@ -363,8 +378,11 @@ def attempts_locked(engine: Engine, table: str = "attempts") -> Iterator[None]:
                 holder.rollback()
     finally:
         other.dispose()
-        event.remove(engine, "connect", short_lock_wait)
-        engine.dispose()
+        if postgres:
+            database_lock_wait("DEFAULT")
+        else:
+            event.remove(engine, "connect", short_lock_wait)
+        reopen()
 
 
 def test_contention_on_the_quiz_page_keeps_the_answers(app_client: TestClient) -> None:
@@ -373,7 +391,7 @@ def test_contention_on_the_quiz_page_keeps_the_answers(app_client: TestClient) -
     course = app_client.get(f"/courses/{COURSE}")
     app_client.post(f"/courses/{COURSE}/enroll", data={"csrf_token": csrf(course.text)})
     quiz = app_client.get(f"/courses/{COURSE}/items/quiz-1")
-    with attempts_locked(engine_of(app_client)):
+    with attempts_locked(app_client):
         busy = app_client.post(
             f"/courses/{COURSE}/items/quiz-1/attempts",
             data={"csrf_token": csrf(quiz.text), "q1": "b", "q4": "Instituto"},
@@ -394,7 +412,7 @@ def test_contention_marking_a_lesson_read_is_503(app_client: TestClient) -> None
     app_client.post(f"/courses/{COURSE}/enroll", data={"csrf_token": csrf(course.text)})
     lesson = app_client.get(f"/courses/{COURSE}/items/leccion-1")
     _user, auth = learner(app_client)
-    with attempts_locked(engine_of(app_client), "item_progress"):
+    with attempts_locked(app_client, "item_progress"):
         page = app_client.post(
             f"/courses/{COURSE}/items/leccion-1/complete",
             data={"csrf_token": csrf(lesson.text)},

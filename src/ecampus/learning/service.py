@@ -26,7 +26,7 @@ from sqlmodel import Session
 from ecampus.accounts import sessions as account_sessions
 from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent
-from ecampus.dbfast import LoopReader, PreparedQuery
+from ecampus.dbfast import LoopReader, LoopTransaction, PreparedQuery
 from ecampus.learning import progress as progress_rules
 from ecampus.learning.models import Enrollment, ItemProgress
 from ecampus.learning.progress import ItemState, Progress
@@ -259,7 +259,7 @@ def write_query(*extra: Any, checked: bool = True) -> PreparedQuery:
 
 
 def read_for_write(
-    connection: Connection,
+    connection: Connection | LoopTransaction,
     query: PreparedQuery,
     *,
     user_id: int,
@@ -268,10 +268,35 @@ def read_for_write(
     params: dict[str, Any] | None = None,
 ) -> WriteRead:
     """Run a `write_query` (checked when `session_id` is given)."""
+    values = _write_read_params(user_id, session_id, course, params)
+    return _write_read_of(query.run(connection, values), session_id)
+
+
+async def read_for_write_on_loop(
+    reader: LoopReader,
+    query: PreparedQuery,
+    *,
+    user_id: int,
+    session_id: str | None,
+    course: CourseContent,
+    params: dict[str, Any] | None = None,
+) -> WriteRead:
+    """`read_for_write` on the event loop's own reader (PostgreSQL's pipe); ReaderBusy when
+    it cannot serve."""
+    values = _write_read_params(user_id, session_id, course, params)
+    return _write_read_of(await reader.rows(query, values), session_id)
+
+
+def _write_read_params(
+    user_id: int, session_id: str | None, course: CourseContent, params: dict[str, Any] | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {"user_id": user_id, "course_id": course.id, **(params or {})}
     if session_id is not None:
         values.update(account_sessions.lookup_params(user_id=user_id, session_id=session_id))
-    rows: list[Any] = query.run(connection, values)
+    return values
+
+
+def _write_read_of(rows: list[Any], session_id: str | None) -> WriteRead:
     account = None
     if session_id is not None:
         if not rows:
@@ -473,7 +498,7 @@ def _write(
     return ItemWrite(kind, params, state, just_completed)
 
 
-def store(connection: Connection, write: ItemWrite) -> None:
+def store(connection: Connection | LoopTransaction, write: ItemWrite) -> None:
     """Write the item row and the enrolment's derived progress (for reports), in the
     connection's transaction (no commit: the caller commits it with what completion
     earns, ecampus.progression)."""
@@ -486,6 +511,11 @@ def store_lesson_at_once(connection: Connection, write: ItemWrite) -> None:
     """PostgreSQL, a lesson that does not complete the course: its row and the progress in
     one statement, which commits by itself (the connection in autocommit)."""
     _STATEMENTS["lesson+progress"].run(connection, write.params)
+
+
+async def store_lesson_on_loop(reader: LoopReader, write: ItemWrite) -> None:
+    """`store_lesson_at_once` on the event loop's own PostgreSQL pipe (LoopReader.write)."""
+    await reader.write(_STATEMENTS["lesson+progress"], write.params)
 
 
 def enrolments_of(

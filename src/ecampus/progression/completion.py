@@ -6,14 +6,25 @@ they were, so a retry completes the course with its certificate. Database conten
 retried from the start (ecampus.dbretry) and reported as Contention if it persists. Each
 unit reads once (the caller's session, the course state, a quiz's attempts), computes the
 new progress from what it read and what it writes, and writes (docs/architecture.md).
+
+A lesson done or an attempt that does not complete the course is first tried on the event
+loop itself, with no worker thread (`complete_lesson_on_loop`, `submit_attempt_on_loop`,
+on dbfast.LoopReader): the same unit, the same statements. What the loop cannot take (a
+course completed, whose certificate and diplomas are written through a Session; a database
+busy for longer than a few milliseconds) it leaves unwritten, and the caller runs the
+worker thread's way.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ecampus.accounts.sessions import Account
@@ -21,7 +32,8 @@ from ecampus.certificates import service as certificates
 from ecampus.certificates.models import Certificate
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, LessonContent, QuizContent
-from ecampus.dbretry import Contention, run_unit
+from ecampus.dbfast import LoopReader, LoopTransaction, ReaderBusy
+from ecampus.dbretry import Contention, is_contention, run_unit
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
 from ecampus.quizzes import grading
@@ -124,10 +136,7 @@ def complete_lesson(
                     session_id=session_id,
                     course=course,
                 )
-            lesson = admit(read.account)
-            write = learning.lesson_write(
-                user_id=user_id, course=course, item_id=lesson.id, read=read
-            )
+            write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
             if at_once and not write.state.progress.completed:
                 with _autocommit(connection, True):
                     learning.store_lesson_at_once(connection, write)
@@ -144,6 +153,17 @@ def complete_lesson(
             return write.state, certificate
 
     return run_unit(engine, work)
+
+
+def _lesson_of(
+    read: learning.WriteRead,
+    *,
+    user_id: int,
+    course: CourseContent,
+    admit: Callable[[Account | None], LessonContent],
+) -> learning.ItemWrite:
+    lesson = admit(read.account)
+    return learning.lesson_write(user_id=user_id, course=course, item_id=lesson.id, read=read)
 
 
 _LESSON_READ = learning.write_query()
@@ -186,22 +206,8 @@ def submit_attempt(
             read = quizzes.read_for_submission(
                 connection, user_id=user_id, session_id=session_id, course=course, item_id=item_id
             )
-        quiz = admit(read.read.account)
-        if not read.read.enrolled:
-            raise learning.NotEnrolled(course.id)
-        grade = grading.grade(quiz, answers)
-        number = quizzes.next_number(quiz, read)
-        params = quizzes.attempt_params(
-            user_id=user_id, course=course, quiz=quiz, grade=grade, number=number
-        )
-        write = learning.quiz_write(
-            user_id=user_id,
-            course=course,
-            item_id=quiz.id,
-            score=grade.score,
-            passed=grade.passed,
-            read=read.read,
-        )
+        planned = _attempt_of(read, user_id=user_id, course=course, answers=answers, admit=admit)
+        quiz, grade, params, write = planned.quiz, planned.grade, planned.params, planned.write
         if at_once and not write.state.progress.completed:
             with _autocommit(connection, True):
                 attempt = quizzes.insert_attempt_at_once(connection, params, write)
@@ -219,3 +225,187 @@ def submit_attempt(
         return quizzes.outcome(quiz, grade, attempt, read.granted, write), certificate
 
     return run_unit(engine, work)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    quiz: QuizContent
+    grade: grading.Grade
+    params: dict[str, Any]  # the attempt's bound values
+    write: learning.ItemWrite  # the quiz's row and the progress
+
+
+def _attempt_of(
+    read: quizzes.SubmissionRead,
+    *,
+    user_id: int,
+    course: CourseContent,
+    answers: object,
+    admit: Callable[[Account | None], QuizContent],
+) -> _Attempt:
+    """What a submission writes, from what it read (either way: thread or loop)."""
+    quiz = admit(read.read.account)
+    if not read.read.enrolled:
+        raise learning.NotEnrolled(course.id)
+    grade = grading.grade(quiz, answers)
+    number = quizzes.next_number(quiz, read)
+    params = quizzes.attempt_params(
+        user_id=user_id, course=course, quiz=quiz, grade=grade, number=number
+    )
+    write = learning.quiz_write(
+        user_id=user_id,
+        course=course,
+        item_id=quiz.id,
+        score=grade.score,
+        passed=grade.passed,
+        read=read.read,
+    )
+    return _Attempt(quiz, grade, params, write)
+
+
+class _ThreadsWay(Exception):
+    """What the event loop leaves to a worker thread (nothing of it written): a course
+    completed, whose certificate and diplomas are written through a Session."""
+
+
+T = TypeVar("T")
+
+# SQLite: the pauses (seconds) between the loop's tries at the write lock that another
+# process (or a worker thread of this one) holds; after the last, the unit goes to a worker
+# thread, which waits in SQLite's busy handler. A write holds the lock for a fraction of a
+# millisecond on the loop.
+LOOP_WAITS = (0.0005, 0.001, 0.002, 0.004, 0.008)
+
+
+async def _on_sqlite_loop(reader: LoopReader, unit: Callable[[LoopTransaction], T]) -> T | None:
+    """`unit` in one write transaction on the loop (LoopReader.sqlite_transaction), tried
+    again after a pause while the write lock is taken; None, with nothing written, when it
+    is left to a worker thread."""
+    for pause in (*LOOP_WAITS, None):
+        try:
+            with reader.sqlite_transaction() as transaction:
+                return unit(transaction)
+        except ReaderBusy:
+            if pause is None:
+                return None
+            await asyncio.sleep(pause)
+        except _ThreadsWay:
+            return None
+        except DBAPIError as exc:
+            if is_contention(exc):  # rolled back: the thread's way retries it
+                return None
+            raise
+    return None  # pragma: no cover - the loop returns on its last pause
+
+
+def _left_to_threads(exc: DBAPIError) -> bool:
+    """A PostgreSQL statement that failed for contention wrote nothing: the worker thread's
+    way runs the unit again (dbretry), as it would have."""
+    return is_contention(exc)
+
+
+async def complete_lesson_on_loop(
+    reader: LoopReader,
+    *,
+    user_id: int,
+    session_id: str | None,
+    course: CourseContent,
+    admit: Callable[[Account | None], LessonContent],
+) -> CourseState | None:
+    """complete_lesson on the event loop (no worker thread), for a lesson that does not
+    complete the course; None, with nothing written, when it is left to complete_lesson in
+    a worker thread (a course completed, a busy database, no loop reader). Raises
+    NotEnrolled, and what `admit` raises."""
+    if not reader.available:
+        return None
+    query = _LESSON_READ if session_id is not None else _LESSON_READ_UNCHECKED
+    if reader.dialect.name == "sqlite":
+
+        def unit(transaction: LoopTransaction) -> CourseState:
+            read = learning.read_for_write(
+                transaction, query, user_id=user_id, session_id=session_id, course=course
+            )
+            write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
+            if write.state.progress.completed:
+                raise _ThreadsWay
+            learning.store(transaction, write)
+            return write.state
+
+        return await _on_sqlite_loop(reader, unit)
+    try:
+        read = await learning.read_for_write_on_loop(
+            reader, query, user_id=user_id, session_id=session_id, course=course
+        )
+        write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
+        if write.state.progress.completed:
+            return None
+        await learning.store_lesson_on_loop(reader, write)
+    except ReaderBusy:
+        return None
+    except DBAPIError as exc:
+        if _left_to_threads(exc):
+            return None
+        raise
+    return write.state
+
+
+async def submit_attempt_on_loop(
+    reader: LoopReader,
+    *,
+    user_id: int,
+    session_id: str | None,
+    course: CourseContent,
+    item_id: str,
+    answers: object,
+    admit: Callable[[Account | None], QuizContent],
+) -> quizzes.AttemptOutcome | None:
+    """submit_attempt on the event loop (no worker thread), for an attempt that does not
+    complete the course; None, with nothing written, when it is left to submit_attempt in
+    a worker thread (a course completed, a busy database, no loop reader). Raises
+    NotEnrolled, AnswerError, NoAttemptsLeft, Contention, and what `admit` raises."""
+    if not reader.available:
+        return None
+
+    def attempt_of(read: quizzes.SubmissionRead) -> _Attempt:
+        return _attempt_of(read, user_id=user_id, course=course, answers=answers, admit=admit)
+
+    if reader.dialect.name == "sqlite":
+
+        def unit(transaction: LoopTransaction) -> quizzes.AttemptOutcome:
+            # Read inside the write transaction: no other writer can take the number.
+            read = quizzes.read_for_submission(
+                transaction, user_id=user_id, session_id=session_id, course=course, item_id=item_id
+            )
+            planned = attempt_of(read)
+            if planned.write.state.progress.completed:
+                raise _ThreadsWay
+            attempt = quizzes.insert_attempt(transaction, planned.params)
+            if attempt is None:  # pragma: no cover - the number cannot be taken meanwhile
+                raise _ThreadsWay
+            learning.store(transaction, planned.write)
+            return quizzes.outcome(
+                planned.quiz, planned.grade, attempt, read.granted, planned.write
+            )
+
+        return await _on_sqlite_loop(reader, unit)
+    try:
+        for _turn in range(5):
+            read = await quizzes.read_for_submission_on_loop(
+                reader, user_id=user_id, session_id=session_id, course=course, item_id=item_id
+            )
+            planned = attempt_of(read)
+            if planned.write.state.progress.completed:
+                return None
+            stored = await quizzes.insert_attempt_on_loop(reader, planned.params, planned.write)
+            if stored is not None:
+                return quizzes.outcome(
+                    planned.quiz, planned.grade, stored, read.granted, planned.write
+                )
+            # another request took this number: read the counts again
+    except ReaderBusy:
+        return None
+    except DBAPIError as exc:
+        if _left_to_threads(exc):
+            return None
+        raise
+    raise Contention(item_id)  # as submit_attempt: concurrent submissions kept taking it

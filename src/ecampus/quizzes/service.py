@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from ecampus.courses.content import CourseContent, QuizContent
-from ecampus.dbfast import PreparedQuery
+from ecampus.dbfast import LoopReader, LoopTransaction, PreparedQuery
 from ecampus.learning import service as learning
 from ecampus.learning.service import CourseState
 from ecampus.quizzes import grading
@@ -132,7 +132,7 @@ class SubmissionRead:
 
 
 def read_for_submission(
-    connection: Connection,
+    connection: Connection | LoopTransaction,
     *,
     user_id: int,
     session_id: str | None,
@@ -149,6 +149,30 @@ def read_for_submission(
         course=course,
         params={"item_id": item_id},
     )
+    return _submission_read(read)
+
+
+async def read_for_submission_on_loop(
+    reader: LoopReader,
+    *,
+    user_id: int,
+    session_id: str | None,
+    course: CourseContent,
+    item_id: str,
+) -> SubmissionRead:
+    """`read_for_submission` on the event loop's own reader (PostgreSQL's pipe)."""
+    read = await learning.read_for_write_on_loop(
+        reader,
+        _READ if session_id is not None else _READ_UNCHECKED,
+        user_id=user_id,
+        session_id=session_id,
+        course=course,
+        params={"item_id": item_id},
+    )
+    return _submission_read(read)
+
+
+def _submission_read(read: learning.WriteRead) -> SubmissionRead:
     used, granted = read.extra if read.extra else (0, 0)
     return SubmissionRead(read, int(used or 0), int(granted or 0))
 
@@ -213,7 +237,9 @@ _BUILDERS = {"attempt": _attempt_insert, "attempt+result": _attempt_with_result}
 _STATEMENTS = {name: PreparedQuery(build) for name, build in _BUILDERS.items()}
 
 
-def insert_attempt(connection: Connection, params: dict[str, Any]) -> StoredAttempt | None:
+def insert_attempt(
+    connection: Connection | LoopTransaction, params: dict[str, Any]
+) -> StoredAttempt | None:
     """Store the attempt (no commit); None when its number was taken meanwhile."""
     inserted = _STATEMENTS["attempt"].run(connection, params)
     return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
@@ -226,6 +252,14 @@ def insert_attempt_at_once(
     row and the progress in one statement (the connection in autocommit); None, and
     nothing written, when its number was taken meanwhile."""
     inserted = _STATEMENTS["attempt+result"].run(connection, {**params, **write.params})
+    return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
+
+
+async def insert_attempt_on_loop(
+    reader: LoopReader, params: dict[str, Any], write: learning.ItemWrite
+) -> StoredAttempt | None:
+    """`insert_attempt_at_once` on the event loop's own PostgreSQL pipe (LoopReader.write)."""
+    inserted = await reader.write(_STATEMENTS["attempt+result"], {**params, **write.params})
     return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
 
 

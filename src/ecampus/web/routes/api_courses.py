@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -256,10 +258,39 @@ async def complete_item(
     course_id: str, item_id: str, request: Request, claims: ApiClaims
 ) -> ProgressOut:
     """Mark a lesson as done; returns the course progress."""
-    # Async, with all its database work in one gated worker-thread turn: the caller's
-    # session check folded into the write's first query (each turn costs more than a query).
+    return await _lesson_done(request, claims, course_id, item_id)
+
+
+async def _lesson_done(
+    request: Request, claims: Claims, course_id: str, item_id: str
+) -> ProgressOut:
+    """A lesson done: on the event loop (completion.complete_lesson_on_loop), else with all
+    its database work in one gated worker-thread turn; either way the caller's session
+    check is folded into the write's first query (each turn costs more than a query)."""
+    done = await _complete_item_on_loop(request, claims, course_id, item_id)
+    if done is not None:
+        return done
     async with request.app.state.db_gate.slot():
         return await run_in_threadpool(_complete_item, request, claims, course_id, item_id)
+
+
+async def _complete_item_on_loop(
+    request: Request, claims: Claims, course_id: str, item_id: str
+) -> ProgressOut | None:
+    """`_complete_item` on the event loop; None when it is left to a worker thread."""
+    reader = getattr(request.app.state, "loop_reader", None)
+    course: CourseContent | None = request.app.state.catalogue.get(course_id)
+    if reader is None or course is None:  # an unknown course: the thread's way answers
+        return None
+    with _lesson_answers():
+        state = await completion.complete_lesson_on_loop(
+            reader,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            course=course,
+            admit=_admit_lesson(request, claims, course_id, item_id),
+        )
+    return None if state is None else progress_out(course, state, None)
 
 
 def _known_course(request: Request, course_id: str) -> CourseContent:
@@ -282,14 +313,29 @@ def _caller(request: Request, claims: Claims, account: Account | None, course_id
     return visible_course(course_id, request, request.app.state.catalogue, principal)
 
 
-def _complete_item(request: Request, claims: Claims, course_id: str, item_id: str) -> ProgressOut:
-    catalogue: Catalogue = request.app.state.catalogue
-    course = _known_course(request, course_id)
-
+def _admit_lesson(request: Request, claims: Claims, course_id: str, item_id: str) -> Any:
     def admit(account: Account | None) -> Any:
         return items.lesson(_caller(request, claims, account, course_id), item_id)
 
+    return admit
+
+
+@contextmanager
+def _lesson_answers() -> Iterator[None]:
+    """A lesson done's errors as the API answers them."""
     try:
+        yield
+    except learning.NotEnrolled:
+        raise items.not_enrolled() from None
+    except Contention as exc:
+        detail = "The server is busy: nothing was saved. Try again in a moment."
+        raise busy(exc, detail) from None
+
+
+def _complete_item(request: Request, claims: Claims, course_id: str, item_id: str) -> ProgressOut:
+    catalogue: Catalogue = request.app.state.catalogue
+    course = _known_course(request, course_id)
+    with _lesson_answers():
         state, certificate = completion.complete_lesson(
             request.app.state.engine,
             user_id=claims.user_id,
@@ -297,14 +343,35 @@ def _complete_item(request: Request, claims: Claims, course_id: str, item_id: st
             course=course,
             item_id=item_id,
             catalogue=catalogue,
-            admit=admit,
+            admit=_admit_lesson(request, claims, course_id, item_id),
         )
+    return progress_out(course, state, certificate.code if certificate else None)
+
+
+def _admit_quiz(request: Request, claims: Claims, course_id: str, item_id: str) -> Any:
+    def admit(account: Account | None) -> QuizContent:
+        return items.quiz(_caller(request, claims, account, course_id), item_id)
+
+    return admit
+
+
+@contextmanager
+def _attempt_answers() -> Iterator[None]:
+    """An attempt's errors as the API answers them."""
+    try:
+        yield
     except learning.NotEnrolled:
         raise items.not_enrolled() from None
+    except quizzes.NoAttemptsLeft:
+        raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
     except Contention as exc:
-        detail = "The server is busy: nothing was saved. Try again in a moment."
-        raise busy(exc, detail) from None
-    return progress_out(course, state, certificate.code if certificate else None)
+        raise busy(
+            exc,
+            "The server is busy: this attempt was not counted and your answers were not "
+            "lost. Try again in a moment.",
+        ) from None
+    except grading.AnswerError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
 def attempt_out(
@@ -353,13 +420,45 @@ async def submit_attempt(
 ) -> dict[str, Any]:
     """Grade a quiz attempt on the server. 409 once `max_attempts` is used up; 503 with
     `Retry-After` when the database stays busy (the attempt was not counted)."""
-    # Async, with all its database work in one gated worker-thread turn: the caller's
-    # session check folded into the submission's first query (each turn costs more than a
-    # query).
+    return await _attempt(request, claims, course_id, item_id, body.answers)
+
+
+async def _attempt(
+    request: Request, claims: Claims, course_id: str, item_id: str, answers: dict[str, Any]
+) -> dict[str, Any]:
+    """An attempt: on the event loop (completion.submit_attempt_on_loop), else with all its
+    database work in one gated worker-thread turn; either way the caller's session check is
+    folded into the submission's first query (each turn costs more than a query)."""
+    result = await _submit_attempt_on_loop(request, claims, course_id, item_id, answers)
+    if result is not None:
+        return result
     async with request.app.state.db_gate.slot():
         return await run_in_threadpool(
-            _submit_attempt, request, claims, course_id, item_id, body.answers
+            _submit_attempt, request, claims, course_id, item_id, answers
         )
+
+
+async def _submit_attempt_on_loop(
+    request: Request, claims: Claims, course_id: str, item_id: str, answers: dict[str, Any]
+) -> dict[str, Any] | None:
+    """`_submit_attempt` on the event loop; None when it is left to a worker thread."""
+    reader = getattr(request.app.state, "loop_reader", None)
+    course: CourseContent | None = request.app.state.catalogue.get(course_id)
+    if reader is None or course is None:  # an unknown course: the thread's way answers
+        return None
+    with _attempt_answers():
+        outcome = await completion.submit_attempt_on_loop(
+            reader,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            course=course,
+            item_id=item_id,
+            answers=answers,
+            admit=_admit_quiz(request, claims, course_id, item_id),
+        )
+    if outcome is None:
+        return None
+    return attempt_out(course, course.quizzes[item_id], outcome, None)
 
 
 _PROGRESS = TypeAdapter(ProgressOut)
@@ -380,10 +479,7 @@ async def attempt_fast_path(request: Request, course_id: str, item_id: str) -> R
     except Exception:  # the normal way answers it (422)
         return None
     try:
-        async with request.app.state.db_gate.slot():
-            result = await run_in_threadpool(
-                _submit_attempt, request, claims, course_id, item_id, body.answers
-            )
+        result = await _attempt(request, claims, course_id, item_id, body.answers)
     except Exception as exc:
         return await handled(request, exc)
     return Response(_DETAIL.dump_json(result), media_type="application/json")
@@ -395,8 +491,7 @@ async def complete_fast_path(request: Request, course_id: str, item_id: str) -> 
     if claims is None:
         return None
     try:
-        async with request.app.state.db_gate.slot():
-            result = await run_in_threadpool(_complete_item, request, claims, course_id, item_id)
+        result = await _lesson_done(request, claims, course_id, item_id)
     except Exception as exc:
         return await handled(request, exc)
     return Response(_PROGRESS.dump_json(result), media_type="application/json")
@@ -421,11 +516,7 @@ def _submit_attempt(
 ) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
     course = _known_course(request, course_id)
-
-    def admit(account: Account | None) -> QuizContent:
-        return items.quiz(_caller(request, claims, account, course_id), item_id)
-
-    try:
+    with _attempt_answers():
         outcome, certificate = completion.submit_attempt(
             request.app.state.engine,
             user_id=claims.user_id,
@@ -434,19 +525,7 @@ def _submit_attempt(
             item_id=item_id,
             answers=answers,
             catalogue=catalogue,
-            admit=admit,
+            admit=_admit_quiz(request, claims, course_id, item_id),
         )
-    except learning.NotEnrolled:
-        raise items.not_enrolled() from None
-    except quizzes.NoAttemptsLeft:
-        raise HTTPException(status.HTTP_409_CONFLICT, "No attempts left for this quiz") from None
-    except Contention as exc:
-        raise busy(
-            exc,
-            "The server is busy: this attempt was not counted and your answers were not "
-            "lost. Try again in a moment.",
-        ) from None
-    except grading.AnswerError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     quiz = course.quizzes[item_id]
     return attempt_out(course, quiz, outcome, certificate.code if certificate else None)

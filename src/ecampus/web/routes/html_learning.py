@@ -545,18 +545,30 @@ async def _complete(
     app = request.app.state
     catalogue: Catalogue = app.catalogue
     try:
-        async with app.db_gate.slot():
-            state, _certificate = await run_in_threadpool(
-                lambda: completion.complete_lesson(
-                    app.engine,
-                    user_id=principal.user_id,
-                    session_id=None,
-                    course=course,
-                    item_id=item.id,
-                    catalogue=catalogue,
-                    admit=lambda _account: item,
+        # On the event loop (no worker thread) unless it completes the course or the
+        # database is busy: then in one gated worker-thread turn.
+        on_loop = await completion.complete_lesson_on_loop(
+            app.loop_reader,
+            user_id=principal.user_id,
+            session_id=None,
+            course=course,
+            admit=lambda _account: item,
+        )
+        if on_loop is not None:
+            state = on_loop
+        else:
+            async with app.db_gate.slot():
+                state, _certificate = await run_in_threadpool(
+                    lambda: completion.complete_lesson(
+                        app.engine,
+                        user_id=principal.user_id,
+                        session_id=None,
+                        course=course,
+                        item_id=item.id,
+                        catalogue=catalogue,
+                        admit=lambda _account: item,
+                    )
                 )
-            )
     except learning.NotEnrolled:
         return items.enrol_first(course)
     except Contention as exc:
@@ -618,6 +630,26 @@ async def _attempt(
     answers: dict[str, Any],
 ) -> Response:
     app = request.app.state
+    try:
+        # On the event loop (no worker thread) unless it completes the course or the
+        # database is busy. What it refuses (no attempts left, an answer it cannot read...)
+        # wrote nothing: the worker thread's way runs it again and answers it.
+        outcome = await completion.submit_attempt_on_loop(
+            app.loop_reader,
+            user_id=principal.user_id,
+            session_id=None,
+            course=course,
+            item_id=item.id,
+            answers=answers,
+            admit=lambda _account: item,
+        )
+    except (learning.NotEnrolled, quizzes.NoAttemptsLeft, Contention, grading.AnswerError):
+        outcome = None
+    if outcome is not None:
+        return _quiz_answer(
+            request, app.templates, course, item, answers, _graded_context(course, item, outcome),
+            outcome=outcome,
+        )  # fmt: skip
     async with app.db_gate.slot():
         return await run_in_threadpool(
             _grade_and_render, request, principal, app.catalogue, app.templates, course, item,
@@ -698,6 +730,28 @@ def _grade_and_render(
     else:  # nothing was stored: the page as it stands (autocommit: a read needs no BEGIN)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             context = _item_context(connection, principal, course, quiz.id)
+    return _quiz_answer(
+        request, templates, course, quiz, answers, context,
+        outcome=outcome, certificate=certificate, error=error, status_code=status_code,
+        headers=headers,
+    )  # fmt: skip
+
+
+def _quiz_answer(
+    request: Request,
+    templates: Any,
+    course: CourseContent,
+    quiz: QuizContent,
+    answers: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    outcome: quizzes.AttemptOutcome | None,
+    certificate: Any = None,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The quiz's part of the page after a submission: graded, or with what went wrong."""
     context.update(
         {
             "outcome": outcome,
