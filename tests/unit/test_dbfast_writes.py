@@ -81,19 +81,32 @@ def test_a_sqlite_transaction_on_the_loop_commits_whole_or_not_at_all(
         ADD_USER.run(transaction, user(2))
         # Its own writes are seen inside it.
         assert [row[0] for row in USER_IDS.run(transaction, {})] == [first[0], first[0] + 1]
-    with pytest.raises(RuntimeError), reader.sqlite_transaction() as transaction:
-        ADD_USER.run(transaction, user(3))
-        raise RuntimeError("the unit fails after a write")
-    with pytest.raises(IntegrityError), reader.sqlite_transaction() as transaction:
-        ADD_USER.run(transaction, user(4))
-        ADD_USER.run(transaction, user(1))  # the same email: as SQLAlchemy raises it
+
+    def fails_after_a_write() -> None:
+        with reader.sqlite_transaction() as transaction:
+            ADD_USER.run(transaction, user(3))
+            raise RuntimeError("the unit fails after a write")
+
+    def writes_a_duplicate() -> None:
+        with reader.sqlite_transaction() as transaction:
+            ADD_USER.run(transaction, user(4))
+            ADD_USER.run(transaction, user(1))  # the same email: as SQLAlchemy raises it
+
+    def breaks_a_foreign_key() -> None:
+        with reader.sqlite_transaction() as transaction:
+            ends = datetime.now(UTC) + timedelta(days=1)
+            ADD_SESSION.run(transaction, {"id": "s", "user_id": 999, "ends": ends})
+
+    with pytest.raises(RuntimeError):
+        fails_after_a_write()
+    with pytest.raises(IntegrityError):
+        writes_a_duplicate()
     with engine.connect() as connection:
         emails = [r[0] for r in connection.execute(select(_users.c.email).order_by(_users.c.id))]
     assert emails == ["w1@example.org", "w2@example.org"]
     # The pool's own settings hold on the loop's connection: foreign keys are enforced.
-    with pytest.raises(IntegrityError), reader.sqlite_transaction() as transaction:
-        ends = datetime.now(UTC) + timedelta(days=1)
-        ADD_SESSION.run(transaction, {"id": "s", "user_id": 999, "ends": ends})
+    with pytest.raises(IntegrityError):
+        breaks_a_foreign_key()
 
 
 def test_the_loop_never_waits_for_another_processes_sqlite_write_lock(
@@ -213,12 +226,14 @@ def test_a_write_on_the_pipe_is_its_own_transaction(pipelined: tuple[Engine, Loo
     three, written, no_table = run(failing_after())
     assert three == [(3,)]
     assert isinstance(no_table, DBAPIError)
-    assert isinstance(written, list) and len(written) == 1
+    assert isinstance(written, list)
+    assert len(written) == 1
     assert emails(engine) == ["w1@example.org"]
     by_zero, written, four = run(failing_before())
     assert isinstance(by_zero, DBAPIError)
     assert four == [(4,)]
-    assert isinstance(written, list) and len(written) == 1
+    assert isinstance(written, list)
+    assert len(written) == 1
     assert emails(engine) == ["w1@example.org", "w2@example.org"]
 
 
@@ -239,7 +254,8 @@ def test_a_failed_write_on_the_pipe_fails_alone_and_is_not_sent_again(
         )
 
     two, refused, second, three = run(together())
-    assert two == [(2,)] and three == [(3,)]
+    assert two == [(2,)]
+    assert three == [(3,)]
     assert isinstance(refused, IntegrityError)
     assert not refused.connection_invalidated
     assert isinstance(second, list)
@@ -269,7 +285,8 @@ def test_a_write_behind_a_slow_read_is_awaited_not_given_up(
         # A read queued behind the slow one goes to a worker thread (ReaderBusy); the write,
         # already sent, is awaited: giving it up could write it twice.
         assert isinstance(queued, ReaderBusy)
-        assert isinstance(written, list) and len(written) == 1
+        assert isinstance(written, list)
+        assert len(written) == 1
         assert emails(engine) == ["w1@example.org"]
         # With every connection held up, a write is refused before it is sent.
 
