@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -99,16 +99,23 @@ def _counts() -> tuple[Any, Any]:
     `user_id`, `course_id` and `item_id`. Attempts made is the highest attempt number: an
     attempt always takes the number after the attempts made and attempts are never deleted,
     so the numbers run 1..n, and the highest is one seek along the unique index where a
-    count would read every attempt (a learner's hundreds, under a benchmark)."""
+    count would read every attempt (a learner's hundreds, under a benchmark). It is asked
+    as the first number in descending order rather than as max(): PostgreSQL turns max()
+    into that seek only when its statistics say the learner's attempts are many, and
+    otherwise read every one of them (measured: 157 index entries and heap rows for one
+    learner, and 1 ms of the server's CPU a submission under load)."""
     user: Any = bindparam("user_id")
     course: Any = bindparam("course_id")
     item: Any = bindparam("item_id")
-    used = (
-        select(func.coalesce(func.max(_attempts.c.number), 0))
+    highest = (
+        select(_attempts.c.number)
         .where(_attempts.c.user_id == user, _attempts.c.course_id == course)
         .where(_attempts.c.item_id == item)
+        .order_by(_attempts.c.number.desc())
+        .limit(literal_column("1"))
         .scalar_subquery()
     )
+    used = func.coalesce(highest, 0)
     granted = (
         select(func.coalesce(func.sum(_grants.c.count), 0))
         .where(_grants.c.user_id == user, _grants.c.course_id == course)
