@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ecampus.eventloop import UVICORN_LOOP  # what `ecampus serve` runs on, for both servers
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -189,7 +191,7 @@ def serve(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.
         sys.executable, "-m", "uvicorn", app, "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
-        "--no-access-log", "--log-level", "warning",
+        "--no-access-log", "--log-level", "warning", "--loop", UVICORN_LOOP,
     ]  # fmt: skip
     return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
 

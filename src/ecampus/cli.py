@@ -132,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ecampus.eventloop import UVICORN_LOOP
     from ecampus.ratelimit import parse_exempt, storage_kind
 
     settings = _settings()
@@ -161,6 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=args.log_level,
         access_log=args.access_log,
+        loop=UVICORN_LOOP,  # asyncio's, with TCP_NODELAY: see ecampus.eventloop
     )
     return 0
 

@@ -21,6 +21,7 @@ from ecampus import dbmigrate
 from ecampus.accounts import passwords
 from ecampus.accounts.models import User
 from ecampus.db import make_engine
+from ecampus.eventloop import UVICORN_LOOP
 from tests import liveserver
 from tests.conftest import FIXTURE_COURSES, SECRET, fresh_postgres_database
 
@@ -90,7 +91,8 @@ def serve(folder: Path, database_url: str, *, learners: int, **env_extra: str) -
     emails = make_learners(database_url, learners)
     log_path = folder / f"server-{port}.log"
     command = [sys.executable, "-m", "uvicorn", "ecampus.app:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+               "--loop", UVICORN_LOOP]  # fmt: skip
     with liveserver.running(
         command, env=env, cwd=folder, log_path=log_path, health_url=f"{base_url}/healthz"
     ) as process:

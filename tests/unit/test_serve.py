@@ -30,6 +30,7 @@ def test_serve_passes_the_trusted_proxies_to_uvicorn(
 ) -> None:
     monkeypatch.delenv("ECAMPUS_FORWARDED_ALLOW_IPS", raising=False)
     assert main(["serve"]) == 0
+    assert started[-1]["loop"] == "ecampus.eventloop:new_event_loop"  # not uvloop
     assert started[-1]["proxy_headers"] is True
     assert started[-1]["forwarded_allow_ips"] == "127.0.0.1"
     monkeypatch.setenv("ECAMPUS_FORWARDED_ALLOW_IPS", "10.0.0.5,10.0.1.0/24")
