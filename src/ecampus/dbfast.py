@@ -416,6 +416,13 @@ class LoopReader:
         self._writer = connection
         return connection
 
+    def sqlite_reading(self) -> LoopTransaction:
+        """SQLite: the loop's read-only connection, for `PreparedQuery.run` (a read before
+        a write transaction: it never waits, and holds no lock)."""
+        if not self._sqlite:
+            raise ReaderBusy("no loop reader for this database")
+        return LoopTransaction(self.engine, self._sqlite_connection())
+
     @contextlib.contextmanager
     def sqlite_transaction(self) -> Iterator[LoopTransaction]:
         """SQLite: one write transaction on the event loop, on a connection of this

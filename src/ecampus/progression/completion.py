@@ -18,6 +18,7 @@ worker thread's way.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,22 +271,43 @@ class _ThreadsWay(Exception):
 
 T = TypeVar("T")
 
-# SQLite: the pauses (seconds) between the loop's tries at the write lock that another
-# process (or a worker thread of this one) holds; after the last, the unit goes to a worker
-# thread, which waits in SQLite's busy handler. A write holds the lock for a fraction of a
-# millisecond on the loop.
-LOOP_WAITS = (0.0005, 0.001, 0.002, 0.004, 0.008)
+# SQLite: how the loop waits for the write lock that another process (or a worker thread
+# of this one) holds. A write holds it for a fraction of a millisecond on the loop, so the
+# loop looks again after short pauses (with jitter, so that two processes do not keep
+# colliding), awaited while it serves other requests, and only after LOOP_PATIENCE leaves
+# the unit to a worker thread. Measured with two workers (bench/suite.py): leaving it after
+# 15 ms sent hundreds of units a second to worker threads, which wait in SQLite's busy
+# handler (pauses of up to 100 ms) holding the process's writer lock, and with it made
+# every other write of that process wait: p99 206-594 ms.
+LOOP_PAUSES = (0.0, 0.0005, 0.001, 0.002)  # then LOOP_PAUSES[-1] again
+LOOP_PATIENCE = 1.0  # seconds
 
 
-async def _on_sqlite_loop(reader: LoopReader, unit: Callable[[LoopTransaction], T]) -> T | None:
-    """`unit` in one write transaction on the loop (LoopReader.sqlite_transaction), tried
-    again after a pause while the write lock is taken; None, with nothing written, when it
-    is left to a worker thread."""
-    for pause in (*LOOP_WAITS, None):
+def _pauses() -> Iterator[float]:
+    waited = 0.0
+    step = 0
+    while waited < LOOP_PATIENCE:
+        pause = LOOP_PAUSES[min(step, len(LOOP_PAUSES) - 1)] * random.uniform(0.5, 1.5)  # noqa: S311 (jitter)
+        waited += pause
+        step += 1
+        yield pause
+
+
+async def _on_sqlite_loop(
+    reader: LoopReader, prepare: Callable[[LoopTransaction], Callable[[LoopTransaction], T]]
+) -> T | None:
+    """`prepare` reads and computes on the loop's read-only connection, holding no lock;
+    the writes it gives run in one write transaction on the loop
+    (LoopReader.sqlite_transaction). Both again after a pause while the write lock is
+    taken; None, with nothing written, when the unit is left to a worker thread."""
+    pauses = _pauses()
+    while True:
         try:
+            write = prepare(reader.sqlite_reading())
             with reader.sqlite_transaction() as transaction:
-                return unit(transaction)
-        except ReaderBusy:
+                return write(transaction)
+        except (ReaderBusy, _NumberTaken):
+            pause = next(pauses, None)
             if pause is None:
                 return None
             await asyncio.sleep(pause)
@@ -295,7 +317,6 @@ async def _on_sqlite_loop(reader: LoopReader, unit: Callable[[LoopTransaction], 
             if is_contention(exc):  # rolled back: the thread's way retries it
                 return None
             raise
-    return None  # pragma: no cover - the loop returns on its last pause
 
 
 def _left_to_threads(exc: DBAPIError) -> bool:
@@ -321,17 +342,21 @@ async def complete_lesson_on_loop(
     query = _LESSON_READ if session_id is not None else _LESSON_READ_UNCHECKED
     if reader.dialect.name == "sqlite":
 
-        def unit(transaction: LoopTransaction) -> CourseState:
+        def lesson(reading: LoopTransaction) -> Callable[[LoopTransaction], CourseState]:
             read = learning.read_for_write(
-                transaction, query, user_id=user_id, session_id=session_id, course=course
+                reading, query, user_id=user_id, session_id=session_id, course=course
             )
             write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
             if write.state.progress.completed:
                 raise _ThreadsWay
-            learning.store(transaction, write)
-            return write.state
 
-        return await _on_sqlite_loop(reader, unit)
+            def store(transaction: LoopTransaction) -> CourseState:
+                learning.store(transaction, write)
+                return write.state
+
+            return store
+
+        return await _on_sqlite_loop(reader, lesson)
     try:
         read = await learning.read_for_write_on_loop(
             reader, query, user_id=user_id, session_id=session_id, course=course
@@ -371,23 +396,28 @@ async def submit_attempt_on_loop(
 
     if reader.dialect.name == "sqlite":
 
-        def unit(transaction: LoopTransaction) -> quizzes.AttemptOutcome:
-            # Read inside the write transaction: no other writer can take the number.
+        def submission(
+            reading: LoopTransaction,
+        ) -> Callable[[LoopTransaction], quizzes.AttemptOutcome]:
             read = quizzes.read_for_submission(
-                transaction, user_id=user_id, session_id=session_id, course=course, item_id=item_id
+                reading, user_id=user_id, session_id=session_id, course=course, item_id=item_id
             )
             planned = attempt_of(read)
             if planned.write.state.progress.completed:
                 raise _ThreadsWay
-            attempt = quizzes.insert_attempt(transaction, planned.params)
-            if attempt is None:  # pragma: no cover - the number cannot be taken meanwhile
-                raise _ThreadsWay
-            learning.store(transaction, planned.write)
-            return quizzes.outcome(
-                planned.quiz, planned.grade, attempt, read.granted, planned.write
-            )
 
-        return await _on_sqlite_loop(reader, unit)
+            def store(transaction: LoopTransaction) -> quizzes.AttemptOutcome:
+                attempt = quizzes.insert_attempt(transaction, planned.params)
+                if attempt is None:  # another process took the number: read again
+                    raise _NumberTaken
+                learning.store(transaction, planned.write)
+                return quizzes.outcome(
+                    planned.quiz, planned.grade, attempt, read.granted, planned.write
+                )
+
+            return store
+
+        return await _on_sqlite_loop(reader, submission)
     try:
         for _turn in range(5):
             read = await quizzes.read_for_submission_on_loop(
