@@ -37,6 +37,26 @@ class EventLoop(asyncio.SelectorEventLoop):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return await super().create_server(protocol_factory, host, port, **kwargs)
 
+    def _accept_connection(  # asyncio's own hook (BaseSelectorEventLoop), Python 3.11+
+        self,
+        protocol_factory: Any,
+        sock: Any,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        # One connection each time the listening socket is found readable, where asyncio
+        # takes up to `backlog` at once: several workers share one listening socket, and
+        # the first to wake took every connection waiting (measured: wrk's 64 connections
+        # all on one of two workers, which then served at one worker's rate). The socket
+        # stays readable while connections wait, so the next turn takes the next one, on
+        # whichever worker wakes first.
+        super()._accept_connection(  # type: ignore[misc]
+            protocol_factory, sock, sslcontext, server, 1, *args, **kwargs
+        )
+
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """The loop factory `ecampus serve` gives uvicorn (its `--loop`: UVICORN_LOOP)."""

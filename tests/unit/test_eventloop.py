@@ -64,3 +64,46 @@ def test_uvicorn_is_given_the_loop_by_its_import_string() -> None:
         assert isinstance(loop, EventLoop)
     finally:
         loop.close()
+
+
+class CountingSocket(socket.socket):
+    """A listening socket that counts the connections taken from it."""
+
+    taken = 0
+
+    def accept(self) -> tuple[socket.socket, object]:
+        taken = super().accept()
+        self.taken += 1
+        return taken
+
+
+class Closing(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
+def taken_in_one_wakeup(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> int:
+    """How many of five waiting connections one readable event of the listening socket
+    takes (asyncio's accept hook, as the selector calls it)."""
+    listener = CountingSocket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.setblocking(False)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(5)]
+    loop = make_loop()
+    try:
+        loop._accept_connection(Closing, listener, None, None, 100)  # type: ignore[attr-defined]
+        loop.run_until_complete(asyncio.sleep(0.05))
+        return listener.taken
+    finally:
+        for client in clients:
+            client.close()
+        loop.close()
+        listener.close()
+
+
+def test_one_connection_is_taken_each_time_so_that_workers_share_them() -> None:
+    # Several workers share one listening socket: taking every connection waiting at once,
+    # the first to wake took wrk's 64 and served them alone.
+    assert taken_in_one_wakeup(new_event_loop) == 1
+    assert taken_in_one_wakeup(asyncio.SelectorEventLoop) == 5
