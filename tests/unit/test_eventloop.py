@@ -87,7 +87,7 @@ def taken_in_one_wakeup(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> i
     takes (asyncio's accept hook, as the selector calls it)."""
     listener = CountingSocket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
+    listener.listen(64)
     listener.setblocking(False)
     clients = [socket.create_connection(listener.getsockname()) for _ in range(20)]
     loop = make_loop()
