@@ -187,12 +187,7 @@ class PreparedQuery:
         raw = connection.connection  # the pool's connection: the Connection's transaction
         cursor = raw.cursor()
         try:
-            _announce(connection.engine, connection, cursor, plan, values)
-            cursor.execute(plan.sql, values)
-            if cursor.description is None:
-                return []
-            rows = cursor.fetchall()
-            processors = plan.processors_for(dialect, cursor)
+            return _fetched(connection.engine, connection, cursor, plan, values)
         except dialect.loaded_dbapi.Error as exc:
             disconnect = dialect.is_disconnect(exc, raw.dbapi_connection, cursor)
             error = _driver_error(plan, values, exc, dialect, invalidated=disconnect)
@@ -201,7 +196,19 @@ class PreparedQuery:
             raise error from exc
         finally:
             cursor.close()
-        return _processed(processors, rows)
+
+
+def _fetched(
+    engine: Engine, connection: Connection | None, cursor: Any, plan: _Plan, values: Any
+) -> list[tuple[Any, ...]]:
+    """The statement run on the cursor, its rows processed (none for a write that returns
+    none)."""
+    _announce(engine, connection, cursor, plan, values)
+    cursor.execute(plan.sql, values)
+    if cursor.description is None:
+        return []
+    rows = cursor.fetchall()
+    return _processed(plan.processors_for(engine.dialect, cursor), rows)
 
 
 def _driver_error(
@@ -272,17 +279,11 @@ class LoopTransaction:
         values = plan.parameters(params)
         cursor = self.connection.cursor()
         try:
-            _announce(self.engine, None, cursor, plan, values)
-            cursor.execute(plan.sql, values)
-            if cursor.description is None:
-                return []
-            raw = cursor.fetchall()
-            processors = plan.processors_for(dialect, cursor)
+            return _fetched(self.engine, None, cursor, plan, values)
         except dialect.loaded_dbapi.Error as exc:
             raise _driver_error(plan, values, exc, dialect) from exc
         finally:
             cursor.close()
-        return _processed(processors, raw)
 
 
 class ReaderBusy(Exception):

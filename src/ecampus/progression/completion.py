@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -319,10 +319,18 @@ async def _on_sqlite_loop(
             raise
 
 
-def _left_to_threads(exc: DBAPIError) -> bool:
-    """A PostgreSQL statement that failed for contention wrote nothing: the worker thread's
-    way runs the unit again (dbretry), as it would have."""
-    return is_contention(exc)
+async def _on_postgres_loop(unit: Callable[[], Awaitable[T | None]]) -> T | None:
+    """`unit` on the loop's PostgreSQL pipe; None, with nothing written, when it is left to
+    a worker thread: the pipe cannot take it (ReaderBusy), or a statement failed for
+    contention, which wrote nothing (the worker thread's way runs the unit again, dbretry)."""
+    try:
+        return await unit()
+    except ReaderBusy:
+        return None
+    except DBAPIError as exc:
+        if is_contention(exc):
+            return None
+        raise
 
 
 async def complete_lesson_on_loop(
@@ -357,7 +365,8 @@ async def complete_lesson_on_loop(
             return store
 
         return await _on_sqlite_loop(reader, lesson)
-    try:
+
+    async def on_pipe() -> CourseState | None:
         read = await learning.read_for_write_on_loop(
             reader, query, user_id=user_id, session_id=session_id, course=course
         )
@@ -365,13 +374,9 @@ async def complete_lesson_on_loop(
         if write.state.progress.completed:
             return None
         await learning.store_lesson_on_loop(reader, write)
-    except ReaderBusy:
-        return None
-    except DBAPIError as exc:
-        if _left_to_threads(exc):
-            return None
-        raise
-    return write.state
+        return write.state
+
+    return await _on_postgres_loop(on_pipe)
 
 
 async def submit_attempt_on_loop(
@@ -418,7 +423,8 @@ async def submit_attempt_on_loop(
             return store
 
         return await _on_sqlite_loop(reader, submission)
-    try:
+
+    async def on_pipe() -> quizzes.AttemptOutcome | None:
         for _turn in range(5):
             read = await quizzes.read_for_submission_on_loop(
                 reader, user_id=user_id, session_id=session_id, course=course, item_id=item_id
@@ -432,12 +438,8 @@ async def submit_attempt_on_loop(
                     planned.quiz, planned.grade, stored, read.granted, planned.write
                 )
             # another request took this number: read the counts again
-    except ReaderBusy:
+        # Concurrent submissions kept taking the number: the worker thread's way, which
+        # waits between its tries (dbretry), decides whether that is a busy database.
         return None
-    except DBAPIError as exc:
-        if _left_to_threads(exc):
-            return None
-        raise
-    # Concurrent submissions kept taking the number: the worker thread's way, which waits
-    # between its tries (dbretry), decides whether that is a busy database.
-    return None
+
+    return await _on_postgres_loop(on_pipe)
