@@ -6,10 +6,18 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from ecampus.eventloop import ACCEPT_AT_ONCE, UVICORN_LOOP, EventLoop, new_event_loop
+
+
+def elsewhere(work: Callable[[], None]) -> None:
+    """`work` in a thread of its own, where no event loop runs (Playwright's sync API keeps
+    one running in the main thread once a browser test has run: tests/aio.py)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-loop") as pool:
+        pool.submit(work).result()
 
 
 def nodelay_of_accepted(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> int:
@@ -38,8 +46,11 @@ def nodelay_of_accepted(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> i
         server.close()
         await server.wait_closed()
 
-    with asyncio.Runner(loop_factory=make_loop) as runner:
-        runner.run(scenario())
+    def in_its_thread() -> None:
+        with asyncio.Runner(loop_factory=make_loop) as runner:
+            runner.run(scenario())
+
+    elsewhere(in_its_thread)
     assert found
     return found[0]
 
@@ -90,15 +101,21 @@ def taken_in_one_wakeup(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> i
     listener.listen(64)
     listener.setblocking(False)
     clients = [socket.create_connection(listener.getsockname()) for _ in range(20)]
-    loop = make_loop()
+
+    def in_its_thread() -> None:
+        loop = make_loop()
+        try:
+            loop._accept_connection(Closing, listener, None, None, 100)  # type: ignore[attr-defined]
+            loop.run_until_complete(asyncio.sleep(0.05))
+        finally:
+            loop.close()
+
     try:
-        loop._accept_connection(Closing, listener, None, None, 100)  # type: ignore[attr-defined]
-        loop.run_until_complete(asyncio.sleep(0.05))
+        elsewhere(in_its_thread)
         return listener.taken
     finally:
         for client in clients:
             client.close()
-        loop.close()
         listener.close()
 
 
