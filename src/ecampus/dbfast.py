@@ -156,10 +156,7 @@ class PreparedQuery:
                 cursor = fairy.cursor()
                 # The engine's statement listeners still hear of it (tests count statements
                 # this way), with no Connection or execution context, which it has not.
-                _announce(engine, None, cursor, plan, values)
-                cursor.execute(plan.sql, values)
-                raw = cursor.fetchall()
-                processors = plan.processors_for(dialect, cursor)
+                rows = _fetched(engine, None, cursor, plan, values)
             finally:
                 if autocommit and fairy.is_valid:
                     driver.autocommit = False  # type: ignore[union-attr]
@@ -174,7 +171,7 @@ class PreparedQuery:
             raise _driver_error(plan, values, exc, dialect, invalidated=disconnect) from exc
         finally:
             fairy.close()
-        return _processed(processors, raw)
+        return rows
 
     def run(
         self, connection: Connection | LoopTransaction, params: Mapping[str, Any]
@@ -286,6 +283,21 @@ class LoopTransaction:
             cursor.close()
 
 
+class _LoopReading(LoopTransaction):
+    """The loop reader's SQLite connection as a LoopTransaction (LoopReader.sqlite_reading):
+    its reads go through LoopReader._sqlite_rows (ReaderBusy when SQLite says busy, the
+    connection opened again after any other error)."""
+
+    __slots__ = ("reader",)
+
+    def __init__(self, reader: LoopReader) -> None:
+        super().__init__(reader.engine, None)
+        self.reader = reader
+
+    def rows(self, query: PreparedQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self.reader._sqlite_rows(query, params)
+
+
 class ReaderBusy(Exception):
     """The loop reader cannot answer now (SQLite busy, every connection in use): the caller
     reads in a worker thread instead, as it would without a loop reader."""
@@ -382,10 +394,7 @@ class LoopReader:
             connection = self._sqlite_connection()
             cursor = connection.cursor()
             try:
-                _announce(self.engine, None, cursor, plan, values)
-                cursor.execute(plan.sql, values)
-                raw = cursor.fetchall()
-                processors = plan.processors_for(dialect, cursor)
+                return _fetched(self.engine, None, cursor, plan, values)
             finally:
                 cursor.close()
         except dbapi.OperationalError as exc:
@@ -396,7 +405,6 @@ class LoopReader:
             raise _driver_error(plan, values, exc, dialect) from exc
         except dbapi.Error as exc:
             raise _driver_error(plan, values, exc, dialect) from exc
-        return _processed(processors, raw)
 
     # SQLite's writes: a plain call too, under the process's writer lock.
     def _sqlite_writer(self) -> Any:
@@ -419,10 +427,10 @@ class LoopReader:
 
     def sqlite_reading(self) -> LoopTransaction:
         """SQLite: the loop's read-only connection, for `PreparedQuery.run` (a read before
-        a write transaction: it never waits, and holds no lock)."""
+        a write transaction: it never waits, and holds no lock), read as `rows` reads."""
         if not self._sqlite:
             raise ReaderBusy("no loop reader for this database")
-        return LoopTransaction(self.engine, self._sqlite_connection())
+        return _LoopReading(self)
 
     @contextlib.contextmanager
     def sqlite_transaction(self) -> Iterator[LoopTransaction]:
@@ -479,30 +487,15 @@ class LoopReader:
         once and never given up on: ReaderBusy only before it is sent (every pipe held up),
         and a connection lost meanwhile is an error, as it would be in a worker thread
         (whether it was committed is unknown: sending it again could write it twice)."""
-        import psycopg
-
         if not self._postgres:
             raise ReaderBusy("no loop writer for this database")
-        dialect = self.dialect
-        plan = query._plan(dialect)
-        values = plan.parameters(params)
-        assert isinstance(values, dict)  # psycopg's paramstyle is by name: %(name)s
-        sql, order = _numbered(plan)
-        pipe = await self._pipe()
-        _announce(self.engine, None, None, plan, values)
-        try:
-            raw, described = await pipe.rows(sql, [values[name] for name in order], alone=True)
-        except psycopg.Error as exc:
-            broken = pipe.broken is not None
-            raise _driver_error(plan, values, exc, dialect, invalidated=broken) from exc
-        if described is None:  # a statement that returns no rows
-            return []
-        return _processed(plan.processors_for(dialect, described), raw)
+        return await self._postgres_rows(query, params, write=True)
 
     # PostgreSQL: awaited, on a few pipelined connections of its own (_Pipe).
     async def _postgres_rows(
-        self, query: PreparedQuery, params: Mapping[str, Any]
+        self, query: PreparedQuery, params: Mapping[str, Any], *, write: bool = False
     ) -> list[tuple[Any, ...]]:
+        """`write`: alone in its batch, and never sent twice (see `write`)."""
         import psycopg
 
         dialect = self.dialect
@@ -510,17 +503,19 @@ class LoopReader:
         values = plan.parameters(params)
         assert isinstance(values, dict)  # psycopg's paramstyle is by name: %(name)s
         sql, order = _numbered(plan)
-        for _ in range(2):
+        for _ in range(1 if write else 2):
             pipe = await self._pipe()
             served = pipe.served
             _announce(self.engine, None, None, plan, values)
             try:
-                raw, described = await pipe.rows(sql, [values[name] for name in order])
+                raw, described = await pipe.rows(sql, [values[name] for name in order], alone=write)
             except psycopg.Error as exc:
                 broken = pipe.broken is not None
-                if broken and served:
+                if broken and served and not write:
                     continue  # it had served before: a restarted server; once more, anew
                 raise _driver_error(plan, values, exc, dialect, invalidated=broken) from exc
+            if described is None:  # a write that returns no rows
+                return []
             return _processed(plan.processors_for(dialect, described), raw)
         raise AssertionError("unreachable")  # pragma: no cover
 
