@@ -161,6 +161,132 @@ def test_the_loop_never_waits_for_a_worker_threads_write(
         assert got == [False]
 
 
+def add(n: int) -> Any:
+    def write(transaction: Any) -> int:
+        (row,) = ADD_USER.run(transaction, user(n))
+        return int(row[0])
+
+    return write
+
+
+def test_writes_meeting_the_lock_taken_are_queued_and_committed_together(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, path = sqlite_file
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    said: list[str] = []
+    reader._sqlite_writer().set_trace_callback(said.append)
+
+    def fails(transaction: Any) -> None:
+        ADD_USER.run(transaction, user(9))
+        raise RuntimeError("this write's own failure")
+
+    async def scenario() -> list[Any]:
+        other.execute("BEGIN IMMEDIATE")  # another process writes for a while
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, other.execute, "ROLLBACK")
+        started = loop.time()
+        writes = [
+            reader.sqlite_write(add(1), patience=5),
+            reader.sqlite_write(fails, patience=5),
+            reader.sqlite_write(add(2), patience=5),
+            reader.sqlite_write(add(1), patience=5),  # a duplicate email: fails alone
+        ]
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        assert 0.04 < loop.time() - started < 1
+        # The queue is empty again: the next write is written at once.
+        outcomes.append(await reader.sqlite_write(add(3), patience=5))
+        return outcomes
+
+    try:
+        first, failed, second, duplicate, third = run(scenario())
+    finally:
+        other.close()
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(duplicate, IntegrityError)
+    # The four queued writes took the lock once: one COMMIT for them, one for the next.
+    assert said.count("COMMIT") == 2
+    assert said.count("ROLLBACK TO ecampus_write") == 2
+    assert [first, second, third] == [row[0] for row in USER_IDS.rows(engine, {})]
+    assert emails(engine) == ["w1@example.org", "w2@example.org", "w3@example.org"]
+
+
+def test_a_queued_write_waits_its_patience_at_most_and_a_cancelled_one_is_never_written(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, path = sqlite_file
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def scenario() -> None:
+        other.execute("BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ReaderBusy):
+            await reader.sqlite_write(add(1), patience=0.05)
+        assert 0.05 <= loop.time() - started < 0.5
+        cancelled = asyncio.ensure_future(reader.sqlite_write(add(2), patience=5))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        waits = asyncio.ensure_future(reader.sqlite_write(add(3), patience=5))
+        await asyncio.sleep(0.01)
+        other.execute("ROLLBACK")
+        assert await waits > 0
+        assert cancelled.cancelled()
+
+    try:
+        run(scenario())
+    finally:
+        other.close()
+    assert emails(engine) == ["w3@example.org"]
+
+
+def test_a_queued_write_waits_for_a_worker_threads_write_too(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, _path = sqlite_file
+    lock = sqlite_writer_lock(engine)
+    release = threading.Event()
+
+    def writer_thread() -> None:
+        with lock:
+            release.wait(5)
+
+    async def scenario() -> int:
+        thread = threading.Thread(target=writer_thread)
+        thread.start()
+        await asyncio.sleep(0.02)
+        asyncio.get_running_loop().call_later(0.05, release.set)
+        try:
+            return await reader.sqlite_write(add(1), patience=5)
+        finally:
+            thread.join()
+
+    assert run(scenario()) > 0
+    assert emails(engine) == ["w1@example.org"]
+
+
+def test_closing_the_reader_fails_its_queued_writes_unwritten(
+    sqlite_file: tuple[Engine, LoopReader, Path],
+) -> None:
+    engine, reader, path = sqlite_file
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def scenario() -> None:
+        other.execute("BEGIN IMMEDIATE")
+        waits = asyncio.ensure_future(reader.sqlite_write(add(1), patience=5))
+        await asyncio.sleep(0.01)
+        reader.close_now()
+        with pytest.raises(ReaderBusy):
+            await waits
+        other.execute("ROLLBACK")
+
+    try:
+        run(scenario())
+    finally:
+        other.close()
+    assert emails(engine) == []
+
+
 def test_postgres_has_no_sqlite_transaction_and_sqlite_no_pipe_write(
     sqlite_file: tuple[Engine, LoopReader, Path], postgres_database: str
 ) -> None:

@@ -18,7 +18,6 @@ worker thread's way.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -271,47 +270,46 @@ class _ThreadsWay(Exception):
 
 T = TypeVar("T")
 
-# SQLite: how the loop waits for the write lock that another process (or a worker thread
-# of this one) holds. A write holds it for a fraction of a millisecond on the loop, so the
-# loop looks again after short pauses (with jitter, so that two processes do not keep
-# colliding), awaited while it serves other requests, and only after LOOP_PATIENCE leaves
-# the unit to a worker thread. Measured with two workers (bench/suite.py): leaving it after
-# 15 ms sent hundreds of units a second to worker threads, which wait in SQLite's busy
-# handler (pauses of up to 100 ms) holding the process's writer lock, and with it made
-# every other write of that process wait: p99 206-594 ms.
-LOOP_PAUSES = (0.0, 0.0005, 0.001, 0.002)  # then LOOP_PAUSES[-1] again
+# SQLite: how long a unit waits on the loop for the write lock that another process (or a
+# worker thread of this one) holds, queued (LoopReader.sqlite_write), before it is left to a
+# worker thread. A write holds the lock for a fraction of a millisecond on the loop. Measured
+# with two workers (bench/suite.py): leaving it after 15 ms sent hundreds of units a second
+# to worker threads, which wait in SQLite's busy handler (pauses of up to 100 ms) holding
+# the process's writer lock, and with it made every other write of that process wait: p99
+# 206-594 ms.
 LOOP_PATIENCE = 1.0  # seconds
-
-
-def _pauses() -> Iterator[float]:
-    waited = 0.0
-    step = 0
-    while waited < LOOP_PATIENCE:
-        pause = LOOP_PAUSES[min(step, len(LOOP_PAUSES) - 1)] * random.uniform(0.5, 1.5)  # noqa: S311 (jitter)
-        waited += pause
-        step += 1
-        yield pause
+READ_PAUSES = (0.0, 0.0005, 0.001, 0.002)  # the loop's read told busy (rare in WAL mode)
+NUMBER_TRIES = 5  # attempt numbers taken by other processes before the thread's way
 
 
 async def _on_sqlite_loop(
     reader: LoopReader, prepare: Callable[[LoopTransaction], Callable[[LoopTransaction], T]]
 ) -> T | None:
     """`prepare` reads and computes on the loop's read-only connection, holding no lock;
-    the writes it gives run in one write transaction on the loop
-    (LoopReader.sqlite_transaction). Both again after a pause while the write lock is
-    taken; None, with nothing written, when the unit is left to a worker thread."""
-    pauses = _pauses()
+    the writes it gives run in a write transaction on the loop (LoopReader.sqlite_write,
+    which queues them while the lock is taken). Both again when another process took the
+    attempt number meanwhile; None, with nothing written, when the unit is left to a
+    worker thread."""
+    read_pauses = iter(READ_PAUSES)
+    numbers = 0
     while True:
         try:
             write = prepare(reader.sqlite_reading())
-            with reader.sqlite_transaction() as transaction:
-                return write(transaction)
-        except (ReaderBusy, _NumberTaken):
-            pause = next(pauses, None)
+        except ReaderBusy:
+            pause = next(read_pauses, None)
             if pause is None:
                 return None
             await asyncio.sleep(pause)
+            continue
         except _ThreadsWay:
+            return None
+        try:
+            return await reader.sqlite_write(write, patience=LOOP_PATIENCE)
+        except _NumberTaken:
+            numbers += 1
+            if numbers >= NUMBER_TRIES:
+                return None  # the worker thread's way waits between its tries (dbretry)
+        except ReaderBusy:
             return None
         except DBAPIError as exc:
             if is_contention(exc):  # rolled back: the thread's way retries it
