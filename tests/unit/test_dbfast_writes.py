@@ -388,6 +388,48 @@ def test_a_failed_write_on_the_pipe_fails_alone_and_is_not_sent_again(
     assert emails(engine) == ["w1@example.org", "w2@example.org"]
 
 
+def test_the_writes_of_one_turn_share_one_transaction_and_one_commit(
+    pipelined: tuple[Engine, LoopReader],
+) -> None:
+    engine, reader = pipelined
+    transaction = PreparedQuery(select(func.txid_current().label("t")))
+    plus = PreparedQuery(select((bindparam("n", type_=Integer) + 1).label("m")))
+
+    async def one_turn() -> list[Any]:
+        return await asyncio.gather(
+            reader.write(transaction, {}),
+            reader.rows(plus, {"n": 1}),
+            reader.write(transaction, {}),
+            reader.write(ADD_USER, user(1)),
+            reader.rows(transaction, {}),  # a read: in the reads' batch
+        )
+
+    first, two, second, written, read = run(one_turn())
+    assert two == [(2,)]
+    assert len(written) == 1
+    # PostgreSQL waits for the disk once for the three writes: one transaction.
+    assert first == second
+    assert read != first
+    # A later turn's writes are another transaction.
+    assert run(reader.write(transaction, {})) != first
+    # Three writes in one turn, the second refused: the batch was rolled back, and the
+    # others were sent again alone, so each is written once.
+
+    async def middle_fails() -> list[Any]:
+        return await asyncio.gather(
+            reader.write(ADD_USER, user(2)),
+            reader.write(ADD_USER, user(1)),  # the same email: refused
+            reader.write(ADD_USER, user(3)),
+            return_exceptions=True,
+        )
+
+    added, refused, last = run(middle_fails())
+    assert isinstance(refused, IntegrityError)
+    assert isinstance(added, list)
+    assert isinstance(last, list)
+    assert emails(engine) == ["w1@example.org", "w2@example.org", "w3@example.org"]
+
+
 def test_a_write_behind_a_slow_read_is_awaited_not_given_up(
     postgres_database: str,
 ) -> None:
