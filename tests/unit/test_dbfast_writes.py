@@ -1,6 +1,8 @@
 """LoopReader's writes on the event loop: SQLite's transaction of this process's own, which
-never waits for a lock (ReaderBusy, nothing written), and PostgreSQL's write on the pipe,
-alone in its batch, so that no other statement's failure can undo it."""
+never waits for a lock (ReaderBusy, nothing written), and the queue of writes that met it
+taken, written together once it is free; PostgreSQL's writes on the pipe, in a batch of
+writes only, so that no read's failure can undo them, one transaction for the writes of one
+turn of the loop."""
 
 from __future__ import annotations
 
@@ -161,6 +163,18 @@ def test_the_loop_never_waits_for_a_worker_threads_write(
         assert got == [False]
 
 
+@pytest.fixture
+def locked(sqlite_file: tuple[Engine, LoopReader, Path]) -> Iterator[sqlite3.Connection]:
+    """Another app process (or the CLI) holding the database's write lock until the test
+    says ROLLBACK on the connection given."""
+    other = sqlite3.connect(sqlite_file[2], isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        other.close()
+
+
 def add(n: int) -> Any:
     def write(transaction: Any) -> int:
         (row,) = ADD_USER.run(transaction, user(n))
@@ -170,10 +184,9 @@ def add(n: int) -> Any:
 
 
 def test_writes_meeting_the_lock_taken_are_queued_and_committed_together(
-    sqlite_file: tuple[Engine, LoopReader, Path],
+    sqlite_file: tuple[Engine, LoopReader, Path], locked: sqlite3.Connection
 ) -> None:
-    engine, reader, path = sqlite_file
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    engine, reader, _path = sqlite_file
     said: list[str] = []
     reader._sqlite_writer().set_trace_callback(said.append)
 
@@ -182,9 +195,8 @@ def test_writes_meeting_the_lock_taken_are_queued_and_committed_together(
         raise RuntimeError("this write's own failure")
 
     async def scenario() -> list[Any]:
-        other.execute("BEGIN IMMEDIATE")  # another process writes for a while
         loop = asyncio.get_running_loop()
-        loop.call_later(0.05, other.execute, "ROLLBACK")
+        loop.call_later(0.05, locked.execute, "ROLLBACK")
         started = loop.time()
         writes = [
             reader.sqlite_write(add(1), patience=5),
@@ -198,10 +210,7 @@ def test_writes_meeting_the_lock_taken_are_queued_and_committed_together(
         outcomes.append(await reader.sqlite_write(add(3), patience=5))
         return outcomes
 
-    try:
-        first, failed, second, duplicate, third = run(scenario())
-    finally:
-        other.close()
+    first, failed, second, duplicate, third = run(scenario())
     assert isinstance(failed, RuntimeError)
     assert isinstance(duplicate, IntegrityError)
     # The four queued writes took the lock once: one COMMIT for them, one for the next.
@@ -212,13 +221,11 @@ def test_writes_meeting_the_lock_taken_are_queued_and_committed_together(
 
 
 def test_a_queued_write_waits_its_patience_at_most_and_a_cancelled_one_is_never_written(
-    sqlite_file: tuple[Engine, LoopReader, Path],
+    sqlite_file: tuple[Engine, LoopReader, Path], locked: sqlite3.Connection
 ) -> None:
-    engine, reader, path = sqlite_file
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    engine, reader, _path = sqlite_file
 
     async def scenario() -> None:
-        other.execute("BEGIN IMMEDIATE")
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(ReaderBusy):
@@ -229,14 +236,11 @@ def test_a_queued_write_waits_its_patience_at_most_and_a_cancelled_one_is_never_
         cancelled.cancel()
         waits = asyncio.ensure_future(reader.sqlite_write(add(3), patience=5))
         await asyncio.sleep(0.01)
-        other.execute("ROLLBACK")
+        locked.execute("ROLLBACK")
         assert await waits > 0
         assert cancelled.cancelled()
 
-    try:
-        run(scenario())
-    finally:
-        other.close()
+    run(scenario())
     assert emails(engine) == ["w3@example.org"]
 
 
@@ -266,24 +270,19 @@ def test_a_queued_write_waits_for_a_worker_threads_write_too(
 
 
 def test_closing_the_reader_fails_its_queued_writes_unwritten(
-    sqlite_file: tuple[Engine, LoopReader, Path],
+    sqlite_file: tuple[Engine, LoopReader, Path], locked: sqlite3.Connection
 ) -> None:
-    engine, reader, path = sqlite_file
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    engine, reader, _path = sqlite_file
 
     async def scenario() -> None:
-        other.execute("BEGIN IMMEDIATE")
         waits = asyncio.ensure_future(reader.sqlite_write(add(1), patience=5))
         await asyncio.sleep(0.01)
         reader.close_now()
         with pytest.raises(ReaderBusy):
             await waits
-        other.execute("ROLLBACK")
+        locked.execute("ROLLBACK")
 
-    try:
-        run(scenario())
-    finally:
-        other.close()
+    run(scenario())
     assert emails(engine) == []
 
 
