@@ -11,8 +11,10 @@ loads each target for a fixed time after a warm-up, rotating over the learners:
     ceiling, lesson page, course page, catalogue (signed in), JSON item, bare insert,
     quiz submission (POST attempts), lesson completion (POST complete)
 
-and the suite prints a markdown table (req/s, p50, p99, non-2xx answers, ratio to the
-ceiling and, for writes, to the bare insert), checks the targets of issue 12, and writes
+with the ceiling measured again, for half the time, between every two targets; and the suite
+prints a markdown table (req/s, p50, p99, non-2xx answers, ratio to the mean of the ceiling
+measured just before and just after the target and, for writes, to the bare insert), checks
+the targets of issue 12, and writes
 bench/results/latest.md and bench/results/latest.json.
 
     python bench/suite.py [--quick] [--seconds 8] [--warmup 2] [--connections 64]
@@ -57,6 +59,7 @@ PASSWORD = "bench-password-1"
 SETUP_SECONDS = 20  # per configuration: migrations, two servers (estimate; + 0.3 s a learner)
 
 READS = ("lesson page", "course page", "catalogue", "JSON item")
+BETWEEN = "ceiling, between targets"
 WRITES = ("quiz submission", "lesson completion")
 
 # Targets of issue 12 (ratios to the ceiling measured in the same run).
@@ -125,6 +128,7 @@ class Measure:
     socket_errors: int
     vs_ceiling: float | None = None
     vs_insert: float | None = None
+    ceiling_rps: float | None = None  # the ceiling it is compared with (measured beside it)
 
 
 @dataclass
@@ -247,7 +251,10 @@ def measure(
     requests: list[Request],
     args: argparse.Namespace,
     folder: Path,
+    *,
+    short: bool = False,
 ) -> Measure:
+    """`short`: the ceiling between two targets, its server already warm (between_seconds)."""
     # One probe first: a target that fails outright is a broken set-up, not a figure.
     probe = requests[0]
     status, _headers, body = call(
@@ -257,9 +264,10 @@ def measure(
         headers=probe.headers,
     )
     expect(status, body, f"{target} ({probe.method} {probe.path})")
-    if args.warmup:
-        wrk(base, requests, args.warmup, args.connections, folder)
-    raw = wrk(base, requests, args.seconds, args.connections, folder)
+    seconds, warmup = between_seconds(args) if short else (args.seconds, args.warmup)
+    if warmup:
+        wrk(base, requests, warmup, args.connections, folder)
+    raw = wrk(base, requests, seconds, args.connections, folder)
     seconds = raw["duration_us"] / 1e6
     result = Measure(
         target=target,
@@ -276,6 +284,12 @@ def measure(
         flush=True,
     )
     return result
+
+
+def between_seconds(args: argparse.Namespace) -> tuple[int, int]:
+    """The ceiling between two targets: half the time, after a second's warm-up (new
+    connections to a warm server; wrk takes whole seconds)."""
+    return max(1, round(args.seconds / 2)), 1 if args.warmup else 0
 
 
 # -- set-up ------------------------------------------------------------------------------------
@@ -494,23 +508,35 @@ def run_configuration(
         insert_one = ("bare insert", bare_base, [Request("POST", "/insert", JSON_POST, "{}")])
         reads = [t for t in READS if t in args.targets]
         writes = [t for t in WRITES if t in args.targets]
-        plan = [ceiling, *((t, base, app_requests[t]) for t in reads),
-                *([insert_one] if writes else []),
-                *((t, base, app_requests[t]) for t in writes)]  # fmt: skip
-        # The ceiling again at the end: the ratios use the mean of both, and the difference
-        # between them shows how much the machine drifted during the configuration.
-        plan.append(("ceiling, again", bare_base, [Request("GET", "/")]))
-        for target, target_base, requests in plan:
-            config.measures.append(measure(target, target_base, requests, args, folder))
+        targets = [*((t, base, app_requests[t]) for t in reads),
+                   *([insert_one] if writes else []),
+                   *((t, base, app_requests[t]) for t in writes)]  # fmt: skip
+        # The ceiling first, between every two targets (shorter) and again at the end: each
+        # target is compared with the mean of the ceiling measured just before and just
+        # after it, so that a machine that speeds up or slows down during the configuration
+        # (a shared host: the ceiling was seen to move by a third between the first and
+        # the last) moves both sides of its ratio alike.
+        plan: list[tuple[str, str, list[Request], bool]] = [(*ceiling, False)]
+        for n, step in enumerate(targets):
+            if n:
+                plan.append((BETWEEN, bare_base, [Request("GET", "/")], True))
+            plan.append((*step, False))
+        plan.append(("ceiling, again", bare_base, [Request("GET", "/")], False))
+        for name, target_base, requests, short in plan:
+            config.measures.append(measure(name, target_base, requests, args, folder, short=short))
     finally:
         for server in servers:
             stop(server)
     config.load_after = os.getloadavg()[0]
-    ceilings = [m.rps for m in config.measures if m.target.startswith("ceiling")]
     insert_measure = config.get("bare insert")
-    for m in config.measures:
-        if ceilings and not m.target.startswith("ceiling"):
-            m.vs_ceiling = m.rps / (sum(ceilings) / len(ceilings))
+    measures = config.measures
+    for n, m in enumerate(measures):
+        if m.target.startswith("ceiling"):
+            continue
+        before = next(c for c in reversed(measures[:n]) if c.target.startswith("ceiling"))
+        after = next(c for c in measures[n + 1 :] if c.target.startswith("ceiling"))
+        m.ceiling_rps = (before.rps + after.rps) / 2
+        m.vs_ceiling = m.rps / m.ceiling_rps
         if insert_measure and m.target in WRITES:
             m.vs_insert = m.rps / insert_measure.rps
     return config, weights
@@ -638,18 +664,25 @@ def report(
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; {info['os']}; "
         f"Python {info['python']}, uvicorn {info['uvicorn']}, {info['wrk']}. "
         f"wrk -t2 -c{args.connections}, {args.warmup:g} s warm-up, {args.seconds:g} s measured "
-        f"per target; {args.learners} learners; ratios to the mean of the ceiling measured "
-        f"first and last; load generator, servers and database share the machine.",
+        f"per target; {args.learners} learners; each target's ratio is to the mean of the "
+        f"ceiling measured just before and just after it (between two targets for "
+        f"{between_seconds(args)[0]} s after a {between_seconds(args)[1]} s warm-up: the column "
+        f"'ceiling beside it'); load generator, servers and database share the machine.",
         "",
-        "| database | workers | target | req/s | p50 | p99 | non-2xx | vs ceiling | vs bare insert |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| database | workers | target | req/s | p50 | p99 | non-2xx | ceiling beside it "
+        "| vs ceiling | vs bare insert |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in configs:
         for m in c.measures:
+            if m.target == BETWEEN:
+                continue  # in the column 'ceiling beside it' (and the JSON results)
             errors = f"{m.non2xx}" + (f" (+{m.socket_errors} socket)" if m.socket_errors else "")
+            beside = "–" if m.ceiling_rps is None else f"{m.ceiling_rps:,.0f}"
             lines.append(
                 f"| {c.database} | {c.workers} | {m.target} | {m.rps:,.0f} | {m.p50_ms:.1f} ms | "
-                f"{m.p99_ms:.1f} ms | {errors} | {percent(m.vs_ceiling)} | {percent(m.vs_insert)} |"
+                f"{m.p99_ms:.1f} ms | {errors} | {beside} | {percent(m.vs_ceiling)} "
+                f"| {percent(m.vs_insert)} |"
             )
     lines += ["", "| configuration | lesson page bytes (ceiling's size) | first answer after start | load average before → after |",
               "| --- | ---: | ---: | --- |"]  # fmt: skip
@@ -732,7 +765,13 @@ def main() -> None:
         raise SystemExit("bench: nothing left to measure")
     runs = len(databases) * len(args.workers)
     runs_each = 2 + len(args.targets) + any(t in WRITES for t in args.targets)
-    per_config = runs_each * (args.seconds + args.warmup) + SETUP_SECONDS + 0.3 * args.learners
+    between = runs_each - 3  # the short ceilings between two targets
+    per_config = (
+        runs_each * (args.seconds + args.warmup)
+        + between * sum(between_seconds(args))
+        + SETUP_SECONDS
+        + 0.3 * args.learners
+    )
     print(
         f"bench: {runs} configuration{'s' if runs != 1 else ''} ({' and '.join(databases)}; "
         f"workers: {' and '.join(map(str, args.workers))}), "
