@@ -592,7 +592,9 @@ class LoopReader:
             if not entry.future.done() and not entry.future.get_loop().is_closed():
                 entry.future.set_exception(error)
 
-    async def write(self, query: PreparedQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    async def write(
+        self, query: PreparedQuery, params: Mapping[str, Any], *, order: int = 0
+    ) -> list[tuple[Any, ...]]:
         """PostgreSQL: a statement that writes, on the loop's pipelined connection, in a
         batch of writes only (those of one turn of the event loop, `_Pipe`), committed
         together once PostgreSQL has answered its Sync: no read's failure can roll it
@@ -600,14 +602,26 @@ class LoopReader:
         batch's transaction was rolled back: nothing of it was written). It is never given
         up on: ReaderBusy only before it is sent (every pipe held up), and a connection lost
         meanwhile is an error, as it would be in a worker thread (whether it was committed
-        is unknown: sending it again could write it twice)."""
+        is unknown: sending it again could write it twice).
+
+        `order`: the batch's writes are sent in this order (then by statement), so that the
+        batches of two processes lock the rows they share in the same order and cannot
+        deadlock: the learner's id, whose rows each write locks. Measured: unordered, two
+        workers' batches holding the same two learners' writes in opposite orders
+        deadlocked, and PostgreSQL's deadlock_timeout (1 s) held up every read and write
+        of both pipes behind them: quiz p99 962 ms."""
         if not self._postgres:
             raise ReaderBusy("no loop writer for this database")
-        return await self._postgres_rows(query, params, write=True)
+        return await self._postgres_rows(query, params, write=True, order=order)
 
     # PostgreSQL: awaited, on a few pipelined connections of its own (_Pipe).
     async def _postgres_rows(
-        self, query: PreparedQuery, params: Mapping[str, Any], *, write: bool = False
+        self,
+        query: PreparedQuery,
+        params: Mapping[str, Any],
+        *,
+        write: bool = False,
+        order: int = 0,
     ) -> list[tuple[Any, ...]]:
         """`write`: in a batch of writes, never sent twice unless it was rolled back (see
         `write`)."""
@@ -617,13 +631,15 @@ class LoopReader:
         plan = query._plan(dialect)
         values = plan.parameters(params)
         assert isinstance(values, dict)  # psycopg's paramstyle is by name: %(name)s
-        sql, order = _numbered(plan)
+        sql, names = _numbered(plan)
         for _ in range(1 if write else 2):
             pipe = await self._pipe()
             served = pipe.served
             _announce(self.engine, None, None, plan, values)
             try:
-                raw, described = await pipe.rows(sql, [values[name] for name in order], alone=write)
+                raw, described = await pipe.rows(
+                    sql, [values[name] for name in names], alone=write, order=order
+                )
             except psycopg.Error as exc:
                 broken = pipe.broken is not None
                 if broken and served and not write:
@@ -739,6 +755,10 @@ def _numbered(plan: _Plan) -> tuple[bytes, tuple[str, ...]]:
     return done
 
 
+def _lock_order(pending: _Pending) -> tuple[int, bytes]:
+    return pending.order, pending.sql
+
+
 @dataclass(eq=False)
 class _Pending:
     """A read sent down a pipe, until its batch's Sync has been answered."""
@@ -757,6 +777,7 @@ class _Pending:
     aborted: bool = False  # skipped: another read of its batch failed first
     resent: bool = False
     alone: bool = False  # a write: in a batch of writes, never sent twice or given up on
+    order: int = 0  # a write: its place in its batch (LoopReader.write)
 
 
 class _Sync:
@@ -849,7 +870,7 @@ class _Pipe:
         return bool(self.waiting) and now - self.progress > self.wait
 
     async def rows(
-        self, sql: bytes, values: list[Any], *, alone: bool = False
+        self, sql: bytes, values: list[Any], *, alone: bool = False, order: int = 0
     ) -> tuple[list[tuple[Any, ...]], Any]:
         """The statement's rows and description; `alone`: in a batch of its own (a write,
         LoopReader.write)."""
@@ -861,7 +882,9 @@ class _Pipe:
         params = tx.dump_sequence(values, [PyFormat.AUTO] * len(values)) if values else None
         types = tuple(tx.types or ()) if values else ()
         formats = tx.formats if values else None
-        pending = _Pending(self.loop.create_future(), sql, params, types, formats, alone=alone)
+        pending = _Pending(
+            self.loop.create_future(), sql, params, types, formats, alone=alone, order=order
+        )
         if alone:
             self.writes.append(pending)  # sent when the turn is over, after the reads' batch
             if not self._syncing:
@@ -912,6 +935,7 @@ class _Pipe:
         if self.broken is not None:
             return
         writes, self.writes = self.writes, []
+        writes.sort(key=_lock_order)  # every process's batches lock shared rows alike
         try:
             self._end_batch()
             self._syncing = True  # the writes' sync is below, not another turn's

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Float, Integer, bindparam, column, func, select, table
+from sqlalchemy import Engine, Float, Integer, bindparam, column, func, literal, select, table
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ecampus.accounts.models import User, UserSession
@@ -427,6 +427,55 @@ def test_the_writes_of_one_turn_share_one_transaction_and_one_commit(
     assert isinstance(added, list)
     assert isinstance(last, list)
     assert emails(engine) == ["w1@example.org", "w2@example.org", "w3@example.org"]
+
+
+def test_two_processes_batches_of_writes_lock_in_one_order_and_never_deadlock(
+    pipelined: tuple[Engine, LoopReader],
+) -> None:
+    engine, first = pipelined
+    second = LoopReader(engine, connections=1)  # another app process's
+    # A write that holds its row's lock a while (sleeping in RETURNING, after the update).
+    hold = select(literal(1)).select_from(func.pg_sleep(bindparam("s", type_=Float)))
+    rename = PreparedQuery(
+        _users.update()
+        .where(_users.c.id == bindparam("id", type_=Integer))
+        .values(full_name=bindparam("name"))
+        .returning(hold.scalar_subquery())
+    )
+    a, b = (run(first.write(ADD_USER, user(n)))[0][0] for n in (1, 2))
+
+    def renamed(who: int, s: float, order: bool) -> Any:
+        params = {"id": who, "name": f"n{who}", "s": s}
+        return params, who if order else 0
+
+    async def crossed(reader: LoopReader, ids: tuple[int, int], order: bool) -> Any:
+        writes = [renamed(ids[0], 0.3, order), renamed(ids[1], 0.0, order)]
+        return await asyncio.gather(
+            *(reader.write(rename, params, order=key) for params, key in writes),
+            return_exceptions=True,
+        )
+
+    async def both(order: bool) -> tuple[list[Any], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        outcomes = await asyncio.gather(
+            crossed(first, (a, b), order), crossed(second, (b, a), order)
+        )
+        return [*outcomes[0], *outcomes[1]], loop.time() - started
+
+    try:
+        # Ordered by the learner (here the user) whose rows they lock: the second waits for
+        # the first's commit, and no write fails.
+        outcomes, took = run(both(order=True))
+        assert all(isinstance(o, list) for o in outcomes), outcomes
+        assert took < 0.9  # PostgreSQL's deadlock_timeout is 1 s
+        # Unordered, the same two batches lock a and b in opposite orders: PostgreSQL finds
+        # the deadlock after a second and refuses one write (what the order prevents).
+        outcomes, took = run(both(order=False))
+        assert any(isinstance(o, DBAPIError) and "deadlock" in str(o) for o in outcomes)
+        assert took >= 1.0
+    finally:
+        second.close_now()
 
 
 def test_a_write_behind_a_slow_read_is_awaited_not_given_up(

@@ -515,7 +515,7 @@ def store_lesson_at_once(connection: Connection, write: ItemWrite) -> None:
 
 async def store_lesson_on_loop(reader: LoopReader, write: ItemWrite) -> None:
     """`store_lesson_at_once` on the event loop's own PostgreSQL pipe (LoopReader.write)."""
-    await reader.write(_STATEMENTS["lesson+progress"], write.params)
+    await reader.write(_STATEMENTS["lesson+progress"], write.params, order=write.params["p_user"])
 
 
 def enrolments_of(

@@ -266,7 +266,9 @@ async def insert_attempt_on_loop(
     reader: LoopReader, params: dict[str, Any], write: learning.ItemWrite
 ) -> StoredAttempt | None:
     """`insert_attempt_at_once` on the event loop's own PostgreSQL pipe (LoopReader.write)."""
-    inserted = await reader.write(_STATEMENTS["attempt+result"], {**params, **write.params})
+    inserted = await reader.write(
+        _STATEMENTS["attempt+result"], {**params, **write.params}, order=write.params["p_user"]
+    )
     return StoredAttempt(int(inserted[0][0]), params["a_number"]) if inserted else None
 
 
