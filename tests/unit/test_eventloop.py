@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -50,7 +51,10 @@ def nodelay_of_accepted(make_loop: Callable[[], asyncio.AbstractEventLoop]) -> i
         with asyncio.Runner(loop_factory=make_loop) as runner:
             runner.run(scenario())
 
-    elsewhere(in_its_thread)
+    try:
+        elsewhere(in_its_thread)
+    finally:
+        listener.close()  # a worker of ours served from a socket of its own (_own_listener)
     assert found
     return found[0]
 
@@ -124,3 +128,84 @@ def test_a_few_connections_are_taken_each_time_so_that_workers_share_them() -> N
     # the first to wake took wrk's 64 and served them alone.
     assert taken_in_one_wakeup(new_event_loop) == ACCEPT_AT_ONCE
     assert taken_in_one_wakeup(asyncio.SelectorEventLoop) == 20
+
+
+def test_each_worker_listens_on_a_socket_of_its_own_and_the_kernel_spreads_connections() -> None:
+    # uvicorn binds one socket for every worker; sharing it, the first worker to wake took
+    # most connections (wrk's 64 were seen split 49/15 between two workers, the busier one
+    # setting the p99). Each worker listens on its own socket at the same address instead
+    # (SO_REUSEPORT), and Linux spreads new connections between them.
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - every platform we serve on
+        pytest.skip("no SO_REUSEPORT")
+    shared = socket.socket(family=socket.AF_INET)  # as uvicorn binds it: bound, not listening
+    shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    shared.bind(("127.0.0.1", 0))
+    address = shared.getsockname()
+    listening = threading.Barrier(3, timeout=10)
+    connected = threading.Event()
+    accepted = [0, 0]
+    listeners: list[tuple[int, int, int]] = []
+
+    def worker(n: int) -> None:
+        class Counting(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                accepted[n] += 1
+                transport.close()
+
+        async def serve() -> None:
+            server = await asyncio.get_running_loop().create_server(Counting, sock=shared)
+            (own,) = server.sockets
+            listeners.append((own.fileno(), own.getsockname()[1],
+                              own.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)))  # fmt: skip
+            listening.wait()
+            await asyncio.get_running_loop().run_in_executor(None, connected.wait, 10)
+            await asyncio.sleep(0.2)
+            server.close()
+            await server.wait_closed()
+
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [pool.submit(worker, n) for n in (0, 1)]
+        listening.wait()
+        clients = [socket.create_connection(address) for _ in range(40)]
+        connected.set()
+        for done in running:
+            done.result()
+    for client in clients:
+        client.close()
+    try:
+        assert len({fd for fd, _port, _on in listeners} | {shared.fileno()}) == 3
+        assert all(port == address[1] and on for _fd, port, on in listeners)
+        assert sum(accepted) == 40
+        assert min(accepted) > 0  # all 40 on one of two: a chance of 2 in 2**40
+        assert not shared.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    finally:
+        shared.close()
+
+
+def test_a_socket_already_listening_is_served_as_it_is() -> None:
+    # A server that listens before it forks its workers (connections already wait on that
+    # socket): each worker accepts from it, as asyncio does.
+    shared = socket.socket(family=socket.AF_INET)
+    shared.bind(("127.0.0.1", 0))
+    shared.listen(16)
+    served: list[int] = []
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Closing, sock=shared)
+        served.extend(sock.fileno() for sock in server.sockets)
+        server.close()
+        await server.wait_closed()
+
+    def in_its_thread() -> None:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve())
+
+    fd = shared.fileno()
+    try:
+        elsewhere(in_its_thread)
+        assert served == [fd]  # closed with the server, as asyncio closes what it serves
+    finally:
+        shared.close()
