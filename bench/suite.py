@@ -504,7 +504,8 @@ def run_configuration(
             raise SystemExit(f"bench: the ceiling sends {len(ceiling_body)} bytes, not {len(body)}")
 
         app_requests = app_plan(lessons, tokens, courses)
-        ceiling = ("ceiling", bare_base, [Request("GET", "/")])
+        at_ceiling = [Request("GET", "/")]
+        ceiling = ("ceiling", bare_base, at_ceiling)
         insert_one = ("bare insert", bare_base, [Request("POST", "/insert", JSON_POST, "{}")])
         reads = [t for t in READS if t in args.targets]
         writes = [t for t in WRITES if t in args.targets]
@@ -519,9 +520,9 @@ def run_configuration(
         plan: list[tuple[str, str, list[Request], bool]] = [(*ceiling, False)]
         for n, step in enumerate(targets):
             if n:
-                plan.append((BETWEEN, bare_base, [Request("GET", "/")], True))
+                plan.append((BETWEEN, bare_base, at_ceiling, True))
             plan.append((*step, False))
-        plan.append(("ceiling, again", bare_base, [Request("GET", "/")], False))
+        plan.append(("ceiling, again", bare_base, at_ceiling, False))
         for name, target_base, requests, short in plan:
             config.measures.append(measure(name, target_base, requests, args, folder, short=short))
     finally:

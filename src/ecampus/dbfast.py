@@ -872,8 +872,8 @@ class _Pipe:
     async def rows(
         self, sql: bytes, values: list[Any], *, alone: bool = False, order: int = 0
     ) -> tuple[list[tuple[Any, ...]], Any]:
-        """The statement's rows and description; `alone`: in a batch of its own (a write,
-        LoopReader.write)."""
+        """The statement's rows and description; `alone`: a write (LoopReader.write), in the
+        turn's batch of writes, sent in `order`."""
         from psycopg.adapt import PyFormat
 
         if self.broken is not None:
@@ -887,14 +887,14 @@ class _Pipe:
         )
         if alone:
             self.writes.append(pending)  # sent when the turn is over, after the reads' batch
-            if not self._syncing:
-                self._syncing = True
-                self.loop.call_soon(self._sync)
         else:
             try:
                 self._send(pending)
             except Exception as exc:  # the connection failed under it
                 raise self._break(exc) from exc
+        if not self._syncing:  # the turn's batches end (and go) when the turn is over
+            self._syncing = True
+            self.loop.call_soon(self._sync)
         if not self.waiting:
             self.progress = self.loop.time()
         self.waiting[pending] = None
@@ -925,9 +925,6 @@ class _Pipe:
             )
         self.sent.append(pending)
         self.batch.append(pending)
-        if not self._syncing:
-            self._syncing = True
-            self.loop.call_soon(self._sync)
 
     def _sync(self) -> None:
         """End the turn's batch of reads, then send its writes as a batch of their own."""
@@ -938,10 +935,8 @@ class _Pipe:
         writes.sort(key=_lock_order)  # every process's batches lock shared rows alike
         try:
             self._end_batch()
-            self._syncing = True  # the writes' sync is below, not another turn's
             for pending in writes:
                 self._send(pending)
-            self._syncing = False
             self._end_batch()
             if self.pgconn.flush():  # the socket's buffer is full: the rest when it is writable
                 self.loop.add_writer(self.fd, self._writable)

@@ -279,7 +279,7 @@ T = TypeVar("T")
 # 206-594 ms.
 LOOP_PATIENCE = 1.0  # seconds
 READ_PAUSES = (0.0, 0.0005, 0.001, 0.002)  # the loop's read told busy (rare in WAL mode)
-NUMBER_TRIES = 5  # attempt numbers taken by other processes before the thread's way
+NUMBER_TRIES = 5  # attempt numbers taken by other requests before the thread's way
 
 
 async def _on_sqlite_loop(
@@ -423,7 +423,7 @@ async def submit_attempt_on_loop(
         return await _on_sqlite_loop(reader, submission)
 
     async def on_pipe() -> quizzes.AttemptOutcome | None:
-        for _turn in range(5):
+        for _turn in range(NUMBER_TRIES):
             read = await quizzes.read_for_submission_on_loop(
                 reader, user_id=user_id, session_id=session_id, course=course, item_id=item_id
             )
