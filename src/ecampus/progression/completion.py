@@ -99,7 +99,13 @@ def _autocommit(connection: Connection, on: bool) -> Iterator[None]:
 
 
 class _NumberTaken(Exception):
-    """Another submission stored an attempt under the number this one tried."""
+    """Another submission stored an attempt under the number this one tried (or, on
+    PostgreSQL's one statement, the enrolment changed meanwhile: it cannot tell which)."""
+
+
+# Nothing was written, because another request wrote meanwhile what this one read: the unit
+# reads again and plans its write anew.
+_READ_AGAIN = (_NumberTaken, learning.ChangedMeanwhile)
 
 
 # How a unit of work reaches the database. On PostgreSQL its read runs in autocommit and,
@@ -127,30 +133,38 @@ def complete_lesson(
 
     def work() -> tuple[CourseState, Certificate | None]:
         with engine.connect() as connection:
-            at_once = connection.dialect.name == "postgresql"
-            with _autocommit(connection, at_once):
-                read = learning.read_for_write(
-                    connection,
-                    _LESSON_READ if session_id is not None else _LESSON_READ_UNCHECKED,
-                    user_id=user_id,
-                    session_id=session_id,
-                    course=course,
-                )
-            write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
-            if at_once and not write.state.progress.completed:
-                with _autocommit(connection, True):
-                    learning.store_lesson_at_once(connection, write)
-                return write.state, None
-            with connection.begin():
-                learning.store(connection, write)
-                certificate = _settle_on(
-                    connection,
-                    user_id=user_id,
-                    course=course,
-                    catalogue=catalogue,
-                    state=write.state,
-                )
-            return write.state, certificate
+            for _turn in range(NUMBER_TRIES):
+                try:
+                    return _lesson(connection)
+                except learning.ChangedMeanwhile:
+                    continue  # another lesson or attempt of the learner's: read again
+        raise Contention(course.id)  # the learner's other requests kept changing it
+
+    def _lesson(connection: Connection) -> tuple[CourseState, Certificate | None]:
+        at_once = connection.dialect.name == "postgresql"
+        with _autocommit(connection, at_once):
+            read = learning.read_for_write(
+                connection,
+                _LESSON_READ if session_id is not None else _LESSON_READ_UNCHECKED,
+                user_id=user_id,
+                session_id=session_id,
+                course=course,
+            )
+        write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
+        if at_once and not write.state.progress.completed:
+            with _autocommit(connection, True):
+                learning.store_lesson_at_once(connection, write)
+            return write.state, None
+        with connection.begin():
+            learning.store(connection, write)  # ChangedMeanwhile rolls the transaction back
+            certificate = _settle_on(
+                connection,
+                user_id=user_id,
+                course=course,
+                catalogue=catalogue,
+                state=write.state,
+            )
+        return write.state, certificate
 
     return run_unit(engine, work)
 
@@ -191,10 +205,10 @@ def submit_attempt(
 
     def work() -> tuple[quizzes.AttemptOutcome, Certificate | None]:
         with engine.connect() as connection:
-            for _turn in range(5):
+            for _turn in range(NUMBER_TRIES):
                 try:
                     return _submission(connection)
-                except _NumberTaken:
+                except _READ_AGAIN:
                     continue  # another request took this number: read the counts again
         # Concurrent submissions took the number five times running: that is a busy
         # database, not "no attempts left".
@@ -305,7 +319,7 @@ async def _on_sqlite_loop(
             return None
         try:
             return await reader.sqlite_write(write, patience=LOOP_PATIENCE)
-        except _NumberTaken:
+        except _READ_AGAIN:
             numbers += 1
             if numbers >= NUMBER_TRIES:
                 return None  # the worker thread's way waits between its tries (dbretry)
@@ -365,14 +379,19 @@ async def complete_lesson_on_loop(
         return await _on_sqlite_loop(reader, lesson)
 
     async def on_pipe() -> CourseState | None:
-        read = await learning.read_for_write_on_loop(
-            reader, query, user_id=user_id, session_id=session_id, course=course
-        )
-        write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
-        if write.state.progress.completed:
-            return None
-        await learning.store_lesson_on_loop(reader, write)
-        return write.state
+        for _turn in range(NUMBER_TRIES):
+            read = await learning.read_for_write_on_loop(
+                reader, query, user_id=user_id, session_id=session_id, course=course
+            )
+            write = _lesson_of(read, user_id=user_id, course=course, admit=admit)
+            if write.state.progress.completed:
+                return None
+            try:
+                await learning.store_lesson_on_loop(reader, write)
+            except learning.ChangedMeanwhile:
+                continue  # another lesson or attempt of the learner's: read again
+            return write.state
+        return None  # the worker thread's way decides whether that is a busy database
 
     return await _on_postgres_loop(on_pipe)
 

@@ -214,24 +214,30 @@ def attempt_params(
     }
 
 
-def _attempt_insert(dialect: str) -> Any:
+def _attempt_insert(dialect: str, source: Any = None) -> Any:
     """The attempt under its number, or nothing when that number is taken (ON CONFLICT DO
     NOTHING rather than a caught IntegrityError, which on PostgreSQL would abort the whole
-    transaction)."""
+    transaction); with `source` (a CTE), only if the source has a row."""
     columns = [c for c in _attempts.c if c.name != "id"]
-    return (
-        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_attempts)
-        .values({c.name: bindparam(f"a_{c.name}", type_=c.type) for c in columns})
-        .on_conflict_do_nothing(index_elements=["user_id", "course_id", "item_id", "number"])
-        .returning(_attempts.c.id)
-    )
+    values = {c.name: bindparam(f"a_{c.name}", type_=c.type) for c in columns}
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_attempts)
+    if source is None:
+        insert = insert.values(values)
+    else:
+        # (psycopg's dialect casts each typed parameter: $5::JSON, not text)
+        insert = insert.from_select(list(values), select(*values.values()).select_from(source))
+    return insert.on_conflict_do_nothing(
+        index_elements=["user_id", "course_id", "item_id", "number"]
+    ).returning(_attempts.c.id)
 
 
 def _attempt_with_result(dialect: str) -> Any:
     """PostgreSQL: the attempt, the quiz's row and the enrolment's progress in one statement
-    (one round trip, committing by itself in autocommit); the row and the progress are
-    written only if the attempt was (its number was free)."""
-    attempt = _attempt_insert(dialect).cte("stored_attempt")
+    (one round trip, committing by itself in autocommit); nothing is written unless the
+    enrolment is unchanged since the read (learning.ChangedMeanwhile) and the attempt's
+    number is free, and the row and the progress only with the attempt."""
+    unchanged = learning.unchanged_enrolment()
+    attempt = _attempt_insert(dialect, source=unchanged).cte("stored_attempt")
     row = learning.quiz_upsert(dialect, source=attempt).cte("quiz_row")
     progress = learning.progress_update(completing=False, source=attempt).cte("progress")
     return select(attempt.c.id).add_cte(row, progress)
