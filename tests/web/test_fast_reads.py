@@ -17,6 +17,7 @@ from tests import factories
 from tests.web.test_fast_path import VARYING, comparable, counting_client, enrolled
 from tests.web.test_pages import COURSE, csrf, login
 from tests.web.test_sessions import db
+from tests.web.test_write_statements import counted
 
 COURSE_PAGE = f"/courses/{COURSE}"
 API_LESSON = f"/api/v1/courses/{COURSE}/items/leccion-1"
@@ -140,8 +141,10 @@ def test_logout_takes_effect_at_once(settings: Settings) -> None:
 
 def test_the_course_page_counts_attempts_and_grants_in_one_query(settings: Settings) -> None:
     """Every attempt used: the course page says the course is blocked; a coordinator's extra
-    attempt lifts it. Both counts come from one query (quizzes.blocking.counts_by_quiz),
-    which agrees with the two it replaces."""
+    attempt lifts it. The page reads the caller's session, the course state and both counts
+    in one statement (quizzes.blocking.page_state_and_counts_on_loop); the worker thread's
+    way reads both counts in one query (counts_by_quiz), which agrees with the two it
+    replaces."""
     client, served = counting_client(settings)
     with client:
         data, auth = factories.learner(client)
@@ -152,10 +155,20 @@ def test_the_course_page_counts_attempts_and_grants_in_one_query(settings: Setti
             assert client.post(quiz, json={"answers": wrong}, headers=auth).status_code == 200
         login(client, data["email"], data["password"])
         served.answered = 0
-        blocked = client.get(COURSE_PAGE, headers={"accept-language": "es"})
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        with counted(engine) as statements:
+            blocked = client.get(COURSE_PAGE, headers={"accept-language": "es"})
         assert served.answered == 1
         assert "Bloqueado: sin intentos" in blocked.text
-        engine = client.app.state.engine  # type: ignore[attr-defined]
+        assert len(statements) == 1, statements
+        for table in (
+            "user_sessions",
+            "enrollments",
+            "item_progress",
+            "attempts",
+            "attempt_grants",
+        ):
+            assert f"FROM {table}" in statements[0] or f"JOIN {table}" in statements[0], table
         course = client.app.state.catalogue.get(COURSE)  # type: ignore[attr-defined]
         with db(client) as session:
             user = accounts.get_by_email(session, data["email"])
@@ -169,6 +182,8 @@ def test_the_course_page_counts_attempts_and_grants_in_one_query(settings: Setti
             assert granted == grants_by_quiz(session, user_id=user.id, course_id=COURSE)
         assert used == {"quiz-1": 3}
         assert granted == {"quiz-1": 1}
-        free = client.get(COURSE_PAGE, headers={"accept-language": "es"})
+        with counted(engine) as statements:
+            free = client.get(COURSE_PAGE, headers={"accept-language": "es"})
+        assert len(statements) == 1, statements
         assert "Bloqueado: sin intentos" not in free.text
         assert comparable(free) == comparable(client.get(COURSE_PAGE + "?via=router"))

@@ -188,6 +188,32 @@ async def page_state_on_loop(
     return _page_state_of(course, await reader.rows(_PAGE, params))
 
 
+def page_query_of(*extra: Any) -> Any:
+    """The lesson page's query with `extra` columns: scalar subqueries that the caller binds
+    (user_id, course_id) and that do not depend on the row, so that the database runs them
+    once for the whole answer (see page_state_and_extra_on_loop)."""
+    return _PAGE_QUERY.add_columns(*extra)
+
+
+async def page_state_and_extra_on_loop(
+    reader: LoopReader,
+    query: PreparedQuery,
+    *,
+    user_id: int,
+    session_id: str,
+    course: CourseContent,
+) -> tuple[Account | None, CourseState, tuple[Any, ...]]:
+    """`page_state_on_loop` with a `page_query`'s extra columns (empty with no live
+    session)."""
+    params = {
+        **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
+        "course_id": course.id,
+    }
+    rows = await reader.rows(query, params)
+    account, state = _page_state_of(course, rows)
+    return account, state, tuple(rows[0][_SKIP + _STATE_WIDTH :]) if rows else ()
+
+
 def _page_state_of(
     course: CourseContent, rows: Sequence[Sequence[Any]]
 ) -> tuple[Account | None, CourseState]:

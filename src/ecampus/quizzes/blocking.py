@@ -7,12 +7,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, literal_column, select, union_all
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
+from ecampus.accounts.sessions import Account
 from ecampus.courses.content import CourseContent, QuizContent
 from ecampus.dbfast import LoopReader, PreparedQuery
+from ecampus.learning import service as learning
 from ecampus.learning.progress import Progress
+from ecampus.learning.service import CourseState
 from ecampus.quizzes.models import Attempt, AttemptGrant
 from ecampus.quizzes.service import remaining
 
@@ -73,6 +86,58 @@ _counts = union_all(
 _COUNTS = PreparedQuery(select(*_counts.c))
 
 
+def _summary(dialect: str, table: Any, count: Any) -> Any:
+    """'item:count,item:count' of the learner's rows in the course, one scalar (item ids
+    are slugs: no colon or comma in them); bound as user_id and course_id, so not tied to
+    the rows beside it: PostgreSQL and SQLite run it once per query."""
+    per_item = (
+        select(table.c.item_id.label("item"), count.label("n"))
+        .where(table.c.user_id == bindparam("user_id"), table.c.course_id == bindparam("course_id"))
+        .group_by(table.c.item_id)
+        .subquery()
+    )
+    pair = per_item.c.item + literal_column("':'") + cast(per_item.c.n, String)
+    joined = func.string_agg if dialect == "postgresql" else func.group_concat
+    return select(joined(pair, literal_column("','"))).scalar_subquery()
+
+
+def _course_page(dialect: str) -> Any:
+    _attempts, _grants = Attempt.__table__, AttemptGrant.__table__  # type: ignore[attr-defined]
+    return learning.page_query_of(
+        _summary(dialect, _attempts, func.count()),
+        _summary(dialect, _grants, func.sum(_grants.c.count)),
+    )
+
+
+# The course page's only query: the lesson page's, and both counts beside it (one statement:
+# on PostgreSQL the counts as a second statement cost the server a bind and an execution
+# of their own on every view of a course with attempt limits).
+_COURSE_PAGE = PreparedQuery(_course_page)
+
+
+def _parsed(summary: str | None) -> dict[str, int]:
+    if not summary:
+        return {}
+    counts = {}
+    for pair in summary.split(","):
+        item, _, count = pair.rpartition(":")
+        counts[item] = int(count or 0)
+    return counts
+
+
+async def page_state_and_counts_on_loop(
+    reader: LoopReader, *, user_id: int, session_id: str, course: CourseContent
+) -> tuple[Account | None, CourseState, tuple[dict[str, int], dict[str, int]]]:
+    """learning.page_state_on_loop and both counts by quiz in one statement, for the course page
+    of a course with attempt limits (the counts are for a caller whose session is live);
+    raises ReaderBusy when the caller should read in a worker thread instead."""
+    account, state, extra = await learning.page_state_and_extra_on_loop(
+        reader, _COURSE_PAGE, user_id=user_id, session_id=session_id, course=course
+    )
+    used, granted = extra or (None, None)
+    return account, state, (_parsed(used), _parsed(granted))
+
+
 def counts_by_quiz(
     engine: Engine, *, user_id: int, course_id: str
 ) -> tuple[dict[str, int], dict[str, int]]:
@@ -100,21 +165,10 @@ def may_limit(course: CourseContent) -> bool:
     return any(q.max_attempts is not None for q in course.quizzes.values())
 
 
-async def counts_on_loop(
-    reader: LoopReader, *, user_id: int, course_id: str
-) -> tuple[dict[str, int], dict[str, int]]:
-    """counts_by_quiz on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
-    raises ReaderBusy when the caller should read in a worker thread instead. The course
-    page asks it alongside the learner's state, before knowing the progress: on PostgreSQL
-    both reads then share the loop reader's round trip."""
-    rows = await reader.rows(_COUNTS, {"user_id": user_id, "course_id": course_id})
-    return _split(rows)
-
-
 def blocking_from_counts(
     course: CourseContent, progress: Progress, counts: tuple[Mapping[str, int], Mapping[str, int]]
 ) -> QuizContent | None:
-    """`blocking_quiz`, given counts_on_loop's answer."""
+    """`blocking_quiz`, given the counts by quiz (used, granted)."""
     if not _may_block(course, progress):
         return None
     used, granted = counts

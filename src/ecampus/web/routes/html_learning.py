@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,12 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 from sqlmodel import Session
 
+from ecampus.accounts.sessions import Account
 from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, LessonContent, QuizContent
-from ecampus.dbfast import LoopReader, ReaderBusy, forget_outcome
+from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
@@ -211,26 +211,24 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     """`_course_context` for a signed-in caller, its reads on the event loop's own reader
     (no worker thread: see dbfast.LoopReader): the session check folded into the state
     query and, for a course with attempt limits, the learner's attempts at its quizzes
-    asked alongside (on PostgreSQL both share one round trip; the counts are used only
-    once the session is known live). A completed course's certificate (issued now if an
-    earlier release left it out: a write) is read in a worker thread. `_IN_A_THREAD` when
-    the reader cannot serve, or for a caller or course it has nothing to read for."""
+    in the same statement (quizzes.blocking; used only once the session is known live). A
+    completed course's certificate (issued now if an earlier release left it out: a write)
+    is read in a worker thread. `_IN_A_THREAD` when the reader cannot serve, or for a
+    caller or course it has nothing to read for."""
     app = request.app.state
     catalogue: Catalogue = app.catalogue
-    reader: LoopReader = app.loop_reader
     claims = token_claims(request)
     found = catalogue.get(course_id)
     if claims is None or found is None:
         return _IN_A_THREAD
-    counts: asyncio.Future[tuple[dict[str, int], dict[str, int]]] | None = None
-    if reader.available and blocking.may_limit(found):
-        counts = asyncio.ensure_future(
-            blocking.counts_on_loop(reader, user_id=claims.user_id, course_id=found.id)
-        )
-        counts.add_done_callback(forget_outcome)
-    read = await state_on_loop(request, claims, found)
+    counts: tuple[dict[str, int], dict[str, int]] | None = None
+    if blocking.may_limit(found):
+        with_counts = await _state_and_counts_on_loop(request, claims, found)
+        read = None if with_counts is None else with_counts[:2]
+        counts = None if with_counts is None else with_counts[2]
+    else:
+        read = await state_on_loop(request, claims, found)
     if read is None:
-        _drop(counts)
         return _IN_A_THREAD
     account, state = read
     principal = accept_session(request, claims, account)
@@ -238,30 +236,33 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     request.state.language = page_language(request)
     course = visible_course(course_id, request, catalogue, principal)
     if principal is None or not state.enrolled:
-        _drop(counts)
         return {"course": course, "state": None if principal is None else state,
                 "certificate": None, "blocked": None}  # fmt: skip
     certificate = blocked = None
     if state.progress.completed:
-        _drop(counts)
         async with app.db_gate.slot():
             certificate, blocked = await run_in_threadpool(
                 _course_extras, app, course, principal, state
             )
     elif counts is not None:
-        try:
-            blocked = blocking.blocking_from_counts(course, state.progress, await counts)
-        except ReaderBusy:
-            async with app.db_gate.slot():
-                certificate, blocked = await run_in_threadpool(
-                    _course_extras, app, course, principal, state
-                )
+        blocked = blocking.blocking_from_counts(course, state.progress, counts)
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
 
 
-def _drop(task: asyncio.Future[Any] | None) -> None:
-    if task is not None and not task.done():
-        task.cancel()
+async def _state_and_counts_on_loop(
+    request: Request, claims: Claims, course: CourseContent
+) -> tuple[Account | None, learning.CourseState, tuple[dict[str, int], dict[str, int]]] | None:
+    """`state_on_loop` with the learner's attempts and grants per quiz, in one statement;
+    None when the loop's reader cannot serve."""
+    reader: LoopReader | None = getattr(request.app.state, "loop_reader", None)
+    if reader is None or not reader.available:
+        return None
+    try:
+        return await blocking.page_state_and_counts_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
+        )
+    except ReaderBusy:
+        return None
 
 
 def _course_extras(
