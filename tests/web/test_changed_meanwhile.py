@@ -140,3 +140,70 @@ def test_an_attempt_whose_read_went_stale_reads_again(
         engine = client.app.state.engine  # type: ignore[attr-defined]
         assert stored(engine, user_id) == (body["progress"]["progress"], body["progress"]["status"])
         assert client.get(QUIZ, headers=auth).json()["attempts_used"] == 1
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    original = learning.read_for_write
+    original_on_loop = learning.read_for_write_on_loop
+
+    def read(*args: Any, **kwargs: Any) -> Any:
+        reads.append("read")
+        return original(*args, **kwargs)
+
+    async def read_on_loop(*args: Any, **kwargs: Any) -> Any:
+        reads.append("read")
+        return await original_on_loop(*args, **kwargs)
+
+    monkeypatch.setattr(learning, "read_for_write", read)
+    monkeypatch.setattr(learning, "read_for_write_on_loop", read_on_loop)
+    return reads
+
+
+def test_one_learners_writes_on_the_loop_take_turns(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three attempts and three lessons of one learner at once, on the loop of one process:
+    each waits for the one before to be written and reads once, where they had all read the
+    same state and all but one read again (and again), on PostgreSQL."""
+    client, _served = counting_client(settings)
+    with client:
+        auth = enrolled_token(client)
+        user_id = me(client, auth)
+        app = client.app.state  # type: ignore[attr-defined]
+        course: CourseContent = app.catalogue.get(COURSE)
+        reads = count_reads(monkeypatch)
+
+        async def at_once() -> list[Any]:
+            import asyncio
+
+            common = {"user_id": user_id, "session_id": None, "course": course}
+            attempts = [
+                completion.submit_attempt_on_loop(
+                    app.loop_reader,
+                    item_id="quiz-1",
+                    answers=WRONG,
+                    admit=lambda _account: course.items["quiz-1"],
+                    **common,
+                )
+                for _ in range(3)
+            ]
+            lessons = [
+                completion.complete_lesson_on_loop(
+                    app.loop_reader,
+                    admit=lambda _account, lesson=lesson: course.items[lesson],
+                    **common,
+                )
+                for lesson in ("leccion-1", "leccion-2", "leccion-3")
+            ]
+            return list(await asyncio.gather(*attempts, *lessons))
+
+        assert client.portal is not None
+        outcomes = client.portal.call(at_once)
+        assert None not in outcomes  # all written on the loop
+        assert sorted(o.attempt.number for o in outcomes[:3]) == [1, 2, 3]
+        assert len(reads) == 6  # one each: none read again
+        engine = app.engine
+        progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
+        assert set(progress["done"]) == {"leccion-1", "leccion-2", "leccion-3"}
+        assert stored(engine, user_id) == (progress["progress"], progress["status"])
