@@ -11,6 +11,7 @@ the request stored its progress computed without that lesson (33 % where the row
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -96,50 +97,56 @@ def thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(completion, "submit_attempt_on_loop", not_on_the_loop)
 
 
-@pytest.mark.parametrize("way", ["loop", "thread"])
-def test_a_lesson_whose_read_went_stale_reads_again(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, way: str
-) -> None:
+Learner = tuple[TestClient, dict[str, str], int]
+
+
+@pytest.fixture
+def learner(settings: Settings) -> Iterator[Learner]:
+    """An enrolled learner's client, bearer header and id."""
     client, _served = counting_client(settings)
     with client:
         auth = enrolled_token(client)
-        user_id = me(client, auth)
-        if way == "thread":
-            thread_only(monkeypatch)
-        reads = another_lesson_after_the_first_read(monkeypatch, client, user_id, "leccion-2")
-        answer = client.post(f"{API}/leccion-1/complete", headers=auth)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert {"leccion-1", "leccion-2"} <= set(body["done"])
-        # Read twice: the first read missed leccion-2, and nothing was written from it.
-        assert len(reads) == 3  # the request's two, and the other request's one
-        engine = client.app.state.engine  # type: ignore[attr-defined]
-        assert stored(engine, user_id) == (body["progress"], body["status"])
-        progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
-        assert (progress["progress"], progress["done"]) == (body["progress"], body["done"])
+        yield client, auth, me(client, auth)
+
+
+@pytest.mark.parametrize("way", ["loop", "thread"])
+def test_a_lesson_whose_read_went_stale_reads_again(
+    learner: Learner, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    client, auth, user_id = learner
+    if way == "thread":
+        thread_only(monkeypatch)
+    reads = another_lesson_after_the_first_read(monkeypatch, client, user_id, "leccion-2")
+    answer = client.post(f"{API}/leccion-1/complete", headers=auth)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert {"leccion-1", "leccion-2"} <= set(body["done"])
+    # Read twice: the first read missed leccion-2, and nothing was written from it.
+    assert len(reads) == 3  # the request's two, and the other request's one
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    assert stored(engine, user_id) == (body["progress"], body["status"])
+    progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
+    assert (progress["progress"], progress["done"]) == (body["progress"], body["done"])
 
 
 @pytest.mark.parametrize("way", ["loop", "thread"])
 def test_an_attempt_whose_read_went_stale_reads_again(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, way: str
+    learner: Learner, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
-    client, _served = counting_client(settings)
-    with client:
-        auth = enrolled_token(client)
-        user_id = me(client, auth)
-        assert client.post(f"{API}/leccion-1/complete", headers=auth).status_code == 200
-        if way == "thread":
-            thread_only(monkeypatch)
-        reads = another_lesson_after_the_first_read(monkeypatch, client, user_id, "leccion-2")
-        answer = client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": WRONG})
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        assert body["attempt"] == 1  # stored once, not once per read
-        assert {"leccion-1", "leccion-2"} <= set(body["progress"]["done"])
-        assert len(reads) == 3
-        engine = client.app.state.engine  # type: ignore[attr-defined]
-        assert stored(engine, user_id) == (body["progress"]["progress"], body["progress"]["status"])
-        assert client.get(QUIZ, headers=auth).json()["attempts_used"] == 1
+    client, auth, user_id = learner
+    assert client.post(f"{API}/leccion-1/complete", headers=auth).status_code == 200
+    if way == "thread":
+        thread_only(monkeypatch)
+    reads = another_lesson_after_the_first_read(monkeypatch, client, user_id, "leccion-2")
+    answer = client.post(f"{QUIZ}/attempts", headers=auth, json={"answers": WRONG})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["attempt"] == 1  # stored once, not once per read
+    assert {"leccion-1", "leccion-2"} <= set(body["progress"]["done"])
+    assert len(reads) == 3
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    assert stored(engine, user_id) == (body["progress"]["progress"], body["progress"]["status"])
+    assert client.get(QUIZ, headers=auth).json()["attempts_used"] == 1
 
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -161,49 +168,46 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_one_learners_writes_on_the_loop_take_turns(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    learner: Learner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three attempts and three lessons of one learner at once, on the loop of one process:
     each waits for the one before to be written and reads once, where they had all read the
     same state and all but one read again (and again), on PostgreSQL."""
-    client, _served = counting_client(settings)
-    with client:
-        auth = enrolled_token(client)
-        user_id = me(client, auth)
-        app = client.app.state  # type: ignore[attr-defined]
-        course: CourseContent = app.catalogue.get(COURSE)
-        reads = count_reads(monkeypatch)
+    client, auth, user_id = learner
+    app = client.app.state  # type: ignore[attr-defined]
+    course: CourseContent = app.catalogue.get(COURSE)
+    reads = count_reads(monkeypatch)
 
-        async def at_once() -> list[Any]:
-            import asyncio
+    async def at_once() -> list[Any]:
+        import asyncio
 
-            common = {"user_id": user_id, "session_id": None, "course": course}
-            attempts = [
-                completion.submit_attempt_on_loop(
-                    app.loop_reader,
-                    item_id="quiz-1",
-                    answers=WRONG,
-                    admit=lambda _account: course.items["quiz-1"],
-                    **common,
-                )
-                for _ in range(3)
-            ]
-            lessons = [
-                completion.complete_lesson_on_loop(
-                    app.loop_reader,
-                    admit=lambda _account, lesson=lesson: course.items[lesson],
-                    **common,
-                )
-                for lesson in ("leccion-1", "leccion-2", "leccion-3")
-            ]
-            return list(await asyncio.gather(*attempts, *lessons))
+        common = {"user_id": user_id, "session_id": None, "course": course}
+        attempts = [
+            completion.submit_attempt_on_loop(
+                app.loop_reader,
+                item_id="quiz-1",
+                answers=WRONG,
+                admit=lambda _account: course.items["quiz-1"],
+                **common,
+            )
+            for _ in range(3)
+        ]
+        lessons = [
+            completion.complete_lesson_on_loop(
+                app.loop_reader,
+                admit=lambda _account, lesson=lesson: course.items[lesson],
+                **common,
+            )
+            for lesson in ("leccion-1", "leccion-2", "leccion-3")
+        ]
+        return list(await asyncio.gather(*attempts, *lessons))
 
-        assert client.portal is not None
-        outcomes = client.portal.call(at_once)
-        assert None not in outcomes  # all written on the loop
-        assert sorted(o.attempt.number for o in outcomes[:3]) == [1, 2, 3]
-        assert len(reads) == 6  # one each: none read again
-        engine = app.engine
-        progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
-        assert set(progress["done"]) == {"leccion-1", "leccion-2", "leccion-3"}
-        assert stored(engine, user_id) == (progress["progress"], progress["status"])
+    assert client.portal is not None
+    outcomes = client.portal.call(at_once)
+    assert None not in outcomes  # all written on the loop
+    assert sorted(o.attempt.number for o in outcomes[:3]) == [1, 2, 3]
+    assert len(reads) == 6  # one each: none read again
+    engine = app.engine
+    progress = client.get(f"/api/v1/courses/{COURSE}/progress", headers=auth).json()
+    assert set(progress["done"]) == {"leccion-1", "leccion-2", "leccion-3"}
+    assert stored(engine, user_id) == (progress["progress"], progress["status"])

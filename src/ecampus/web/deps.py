@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, TypeVar
 
 import anyio
@@ -243,21 +243,30 @@ async def resolve_principal(request: Request) -> Principal | None:
         return await run_in_threadpool(principal_of, request)
 
 
-async def state_on_loop(
-    request: Request, claims: Claims, course: CourseContent
-) -> tuple[Account | None, learning.CourseState] | None:
-    """The caller's account (None: no live session) and state in the course, in one query
-    (learning.page_state) on the event loop's own reader (dbfast.LoopReader: no worker
-    thread); None when that reader cannot serve, and the caller reads in a worker thread."""
+async def read_on_loop(request: Request, read: Callable[[LoopReader], Awaitable[T]]) -> T | None:
+    """`read` on the event loop's own reader (dbfast.LoopReader: no worker thread); None when
+    that reader cannot serve, and the caller reads in a worker thread."""
     reader: LoopReader | None = getattr(request.app.state, "loop_reader", None)
     if reader is None or not reader.available:
         return None
     try:
-        return await learning.page_state_on_loop(
-            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
-        )
+        return await read(reader)
     except ReaderBusy:
         return None
+
+
+async def state_on_loop(
+    request: Request, claims: Claims, course: CourseContent
+) -> tuple[Account | None, learning.CourseState] | None:
+    """The caller's account (None: no live session) and state in the course, in one query
+    (learning.page_state) on the event loop's own reader; None when that reader cannot
+    serve (read_on_loop)."""
+    return await read_on_loop(
+        request,
+        lambda reader: learning.page_state_on_loop(
+            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
+        ),
+    )
 
 
 async def optional_principal(request: Request) -> Principal | None:

@@ -11,13 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 from sqlmodel import Session
 
-from ecampus.accounts.sessions import Account
 from ecampus.accounts.tokens import Claims, Principal
 from ecampus.certificates import service as certificates
 from ecampus.courses import schema, search
 from ecampus.courses.catalog import Catalogue
 from ecampus.courses.content import CourseContent, LessonContent, QuizContent
-from ecampus.dbfast import LoopReader, ReaderBusy
 from ecampus.dbretry import Contention
 from ecampus.learning import service as learning
 from ecampus.progression import completion
@@ -38,6 +36,7 @@ from ecampus.web.deps import (
     accept_session,
     check_csrf_form,
     principal_of,
+    read_on_loop,
     resolve_principal,
     state_on_loop,
     token_claims,
@@ -223,7 +222,12 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
         return _IN_A_THREAD
     counts: tuple[dict[str, int], dict[str, int]] | None = None
     if blocking.may_limit(found):
-        with_counts = await _state_and_counts_on_loop(request, claims, found)
+        with_counts = await read_on_loop(
+            request,
+            lambda reader: blocking.page_state_and_counts_on_loop(
+                reader, user_id=claims.user_id, session_id=claims.session_id, course=found
+            ),
+        )
         read = None if with_counts is None else with_counts[:2]
         counts = None if with_counts is None else with_counts[2]
     else:
@@ -247,22 +251,6 @@ async def _course_context_on_loop(request: Request, course_id: str) -> dict[str,
     elif counts is not None:
         blocked = blocking.blocking_from_counts(course, state.progress, counts)
     return {"course": course, "state": state, "certificate": certificate, "blocked": blocked}
-
-
-async def _state_and_counts_on_loop(
-    request: Request, claims: Claims, course: CourseContent
-) -> tuple[Account | None, learning.CourseState, tuple[dict[str, int], dict[str, int]]] | None:
-    """`state_on_loop` with the learner's attempts and grants per quiz, in one statement;
-    None when the loop's reader cannot serve."""
-    reader: LoopReader | None = getattr(request.app.state, "loop_reader", None)
-    if reader is None or not reader.available:
-        return None
-    try:
-        return await blocking.page_state_and_counts_on_loop(
-            reader, user_id=claims.user_id, session_id=claims.session_id, course=course
-        )
-    except ReaderBusy:
-        return None
 
 
 def _course_extras(
