@@ -164,10 +164,7 @@ def page_state(
 ) -> tuple[Account | None, CourseState]:
     """The account behind a live session (None when there is none) and the course state,
     in one round trip: what a lesson page needs from the database."""
-    params = {
-        **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
-        "course_id": course.id,
-    }
+    params = _page_params(user_id, session_id, course)
     rows: Sequence[Sequence[Any]]
     if isinstance(db, Engine):  # the lesson page: straight on the driver (see dbfast)
         rows = _PAGE.rows(db, params)
@@ -181,10 +178,7 @@ async def page_state_on_loop(
 ) -> tuple[Account | None, CourseState]:
     """`page_state` on the event loop, with no worker thread (ecampus.dbfast.LoopReader);
     raises ReaderBusy when the caller should read in a worker thread instead."""
-    params = {
-        **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
-        "course_id": course.id,
-    }
+    params = _page_params(user_id, session_id, course)
     return _page_state_of(course, await reader.rows(_PAGE, params))
 
 
@@ -205,13 +199,16 @@ async def page_state_and_extra_on_loop(
 ) -> tuple[Account | None, CourseState, tuple[Any, ...]]:
     """`page_state_on_loop` with a `page_query`'s extra columns (empty with no live
     session)."""
-    params = {
+    rows = await reader.rows(query, _page_params(user_id, session_id, course))
+    account, state = _page_state_of(course, rows)
+    return account, state, tuple(rows[0][_SKIP + _STATE_WIDTH :]) if rows else ()
+
+
+def _page_params(user_id: int, session_id: str, course: CourseContent) -> dict[str, Any]:
+    return {
         **account_sessions.lookup_params(user_id=user_id, session_id=session_id),
         "course_id": course.id,
     }
-    rows = await reader.rows(query, params)
-    account, state = _page_state_of(course, rows)
-    return account, state, tuple(rows[0][_SKIP + _STATE_WIDTH :]) if rows else ()
 
 
 def _page_state_of(

@@ -16,7 +16,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    union_all,
 )
 from sqlmodel import Session
 
@@ -67,25 +66,6 @@ def grants_by_quiz(db: Session | Connection, *, user_id: int, course_id: str) ->
     return {str(item_id): int(count or 0) for item_id, count in rows}
 
 
-# Both counts in one round trip, for the course page (run by ecampus.dbfast).
-_counts = union_all(
-    select(literal_column("'used'").label("kind"), Attempt.item_id, func.count().label("n"))  # type: ignore[call-overload]
-    .where(Attempt.user_id == bindparam("user_id"), Attempt.course_id == bindparam("course_id"))
-    .group_by(Attempt.item_id),
-    select(
-        literal_column("'granted'").label("kind"),
-        AttemptGrant.item_id,
-        func.sum(AttemptGrant.count).label("n"),
-    )  # type: ignore[call-overload]
-    .where(
-        AttemptGrant.user_id == bindparam("user_id"),
-        AttemptGrant.course_id == bindparam("course_id"),
-    )
-    .group_by(AttemptGrant.item_id),
-).subquery()
-_COUNTS = PreparedQuery(select(*_counts.c))
-
-
 def _summary(dialect: str, table: Any, count: Any) -> Any:
     """'item:count,item:count' of the learner's rows in the course, one scalar (item ids
     are slugs: no colon or comma in them); bound as user_id and course_id, so not tied to
@@ -101,18 +81,21 @@ def _summary(dialect: str, table: Any, count: Any) -> Any:
     return select(joined(pair, literal_column("','"))).scalar_subquery()
 
 
-def _course_page(dialect: str) -> Any:
+def _both_counts(dialect: str) -> tuple[Any, Any]:
+    """The attempts used and the attempts granted per quiz, each as one `_summary`."""
     _attempts, _grants = Attempt.__table__, AttemptGrant.__table__  # type: ignore[attr-defined]
-    return learning.page_query_of(
+    return (
         _summary(dialect, _attempts, func.count()),
         _summary(dialect, _grants, func.sum(_grants.c.count)),
     )
 
 
-# The course page's only query: the lesson page's, and both counts beside it (one statement:
-# on PostgreSQL the counts as a second statement cost the server a bind and an execution
-# of their own on every view of a course with attempt limits).
-_COURSE_PAGE = PreparedQuery(_course_page)
+# Both counts in one round trip (run by ecampus.dbfast): alone, for the worker thread's way,
+# and beside the lesson page's query for the course page's only query (one statement: on
+# PostgreSQL the counts as a second statement cost the server a bind and an execution of
+# their own on every view of a course with attempt limits).
+_COUNTS = PreparedQuery(lambda dialect: select(*_both_counts(dialect)))
+_COURSE_PAGE = PreparedQuery(lambda dialect: learning.page_query_of(*_both_counts(dialect)))
 
 
 def _parsed(summary: str | None) -> dict[str, int]:
@@ -134,23 +117,20 @@ async def page_state_and_counts_on_loop(
     account, state, extra = await learning.page_state_and_extra_on_loop(
         reader, _COURSE_PAGE, user_id=user_id, session_id=session_id, course=course
     )
-    used, granted = extra or (None, None)
-    return account, state, (_parsed(used), _parsed(granted))
+    return account, state, _counts_of(extra)
+
+
+def _counts_of(summaries: Sequence[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    used, granted = summaries or (None, None)
+    return _parsed(used), _parsed(granted)
 
 
 def counts_by_quiz(
     engine: Engine, *, user_id: int, course_id: str
 ) -> tuple[dict[str, int], dict[str, int]]:
     """attempts_by_quiz and grants_by_quiz in one query, on the pool's driver connection."""
-    return _split(_COUNTS.rows(engine, {"user_id": user_id, "course_id": course_id}))
-
-
-def _split(rows: Sequence[Sequence[Any]]) -> tuple[dict[str, int], dict[str, int]]:
-    used: dict[str, int] = {}
-    granted: dict[str, int] = {}
-    for kind, item_id, count in rows:
-        (used if kind == "used" else granted)[str(item_id)] = int(count or 0)
-    return used, granted
+    (row,) = _COUNTS.rows(engine, {"user_id": user_id, "course_id": course_id})
+    return _counts_of(row)
 
 
 def _may_block(course: CourseContent, progress: Progress) -> bool:
